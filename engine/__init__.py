@@ -1,0 +1,1 @@
+"""A CRM engine whose whole behaviour for one company comes from a folder of YAML files."""

@@ -1,0 +1,1 @@
+"""Model + database -> behaviour: schema and migrations, records, permissions, audit, import/export."""
