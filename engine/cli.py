@@ -44,7 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="write the JSON Schema of every file kind (for editors)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_schema)
+    add_records_commands(sub)
     return parser
+
+
+def add_records_commands(sub: argparse._SubParsersAction) -> None:
+    """`crm user add|list|disable` and `crm access USER ENTITY [ID]` (engine/runtime/admin.py)."""
+    from .runtime.admin import add_arguments
+    add_arguments(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -398,10 +398,13 @@ def _step_kind(step: dict) -> str:
 
 
 def parse_schedule(text: str) -> m.ScheduleTrigger:
-    """`daily 07:00`, `weekly monday 07:00`, `monthly 1 07:00` (time optional, default 08:00)."""
+    """`daily 07:00`, `weekdays 07:00`, `monday 09:30` (= `weekly monday 09:30`),
+    `monthly 1 07:00`. The time is optional (08:00)."""
     words = str(text).lower().split()
-    if not words or words[0] not in ("daily", "weekly", "monthly"):
-        raise ValueError(f"'{text}' is not a schedule: write 'daily 07:00', 'weekly monday 07:00' or 'monthly 1 07:00'")
+    if words and words[0] in WEEKDAYS:
+        words = ["weekly"] + words
+    if not words or words[0] not in ("daily", "weekdays", "weekly", "monthly"):
+        raise ValueError(f"'{text}' is not a schedule: write 'daily 07:00', 'monday 07:00' or 'monthly 1 07:00'")
     every, rest = words[0], words[1:]
     weekday = day = None
     if every == "weekly":

@@ -82,6 +82,7 @@ CODES: dict[str, str] = {
     "CRM-E105": "A value is out of its allowed range or size.",
     "CRM-E106": "A value fits none of the allowed forms.",
     "CRM-E107": "Keys that go together are incomplete, or keys that exclude each other are both given.",
+    "CRM-E108": "A list repeats a value that may appear only once.",
     # meaning (E2xx): cross-references and consistency
     "CRM-E200": "A reference names an entity that does not exist.",
     "CRM-E201": "A reference names a field that does not exist.",

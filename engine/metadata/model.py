@@ -312,9 +312,9 @@ class EventTrigger:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ScheduleTrigger:
-    """`daily 07:00`, `weekly monday 07:00`, `monthly 1 07:00`."""
+    """`daily 07:00`, `weekdays 07:00` (Monday to Friday), `weekly monday 07:00`, `monthly 1 07:00`."""
 
-    every: Literal["daily", "weekly", "monthly"]
+    every: Literal["daily", "weekdays", "weekly", "monthly"]
     at: dt.time
     weekday: int | None = None     # 0 = Monday
     day: int | None = None         # day of month

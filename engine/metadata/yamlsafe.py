@@ -136,6 +136,39 @@ def _scalar(node: ScalarNode) -> Any:
     return text
 
 
+def _expanded_size(root: Node, file: str) -> int:
+    """How many values the tree has once aliases are followed, computed on the
+    (shared) node graph without expanding it, so a billion-laughs file costs
+    microseconds to measure. A recursive alias counts as too large."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if isinstance(node, ScalarNode):
+            sizes[key] = 1
+            continue
+        kids = ([n for pair in node.value for n in pair] if isinstance(node, MappingNode)
+                else list(node.value))
+        if children_done:
+            in_progress.discard(key)
+            sizes[key] = min(1 + sum(sizes[id(k)] for k in kids), MAX_EXPANDED_NODES + 1)
+            continue
+        if key in in_progress:
+            return MAX_EXPANDED_NODES + 1     # an alias inside its own anchor
+        in_progress.add(key)
+        stack.append((node, True))
+        for kid in kids:
+            if id(kid) not in sizes:
+                if id(kid) in in_progress:
+                    return MAX_EXPANDED_NODES + 1
+                stack.append((kid, False))
+    return sizes[id(root)]
+
+
 class _Walker:
     """Turns a node tree into plain data, recording locations and refusing abuse."""
 
@@ -168,7 +201,7 @@ class _Walker:
         assert isinstance(node, MappingNode)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == "tag:yaml.org,2002:merge" or (key_node.value == "<<" and not key_node.style):
                 self.refuse(key_node, "CRM-E006", path, "merge keys ('<<') are not allowed",
                             "write the keys out in full")
             if not isinstance(key_node, ScalarNode):
@@ -242,6 +275,11 @@ def parse_documents(text: str, shown_as: str) -> tuple[list[SourceDoc], list[Con
             node = loader.get_node()
             if node is None:
                 continue
+            if _expanded_size(node, shown_as) > MAX_EXPANDED_NODES:
+                return [], [ConfigError(
+                    _loc(shown_as, node), "CRM-E007", "",
+                    f"the document expands to more than {MAX_EXPANDED_NODES} values through aliases",
+                    "write the values out instead of repeating anchors")]
             doc = SourceDoc(shown_as, None, index=index)
             doc.data = _Walker(shown_as, doc).walk(node, ())
             docs.append(doc)
