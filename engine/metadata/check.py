@@ -3,12 +3,14 @@
 Each check is a small function `Config -> list[ConfigError]` that looks at one
 concern (links resolve, role inheritance has no cycle, ...) and reports every
 problem it finds at the line holding the bad reference. `check_config` runs
-them all; none stops at the first error.
+them all; none stops at the first error. The checks live in `checks/`, one
+module per part of the language.
 """
 from __future__ import annotations
 
 from typing import Callable
 
+from .checks import alerts, entities, expressions, fields, formulas, reports, roles, scenarios, workflow
 from .errors import ConfigError
 from .model import Config
 from .templates import check_templates
@@ -22,6 +24,15 @@ def check_template_syntax(config: Config) -> list[ConfigError]:
 
 CHECKS: list[Check] = [
     check_template_syntax,
+    *entities.CHECKS,
+    *fields.CHECKS,
+    *formulas.CHECKS,
+    *workflow.CHECKS,
+    *alerts.CHECKS,
+    *reports.CHECKS,
+    *roles.CHECKS,
+    *scenarios.CHECKS,
+    *expressions.CHECKS,
 ]
 
 
