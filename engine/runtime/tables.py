@@ -139,8 +139,9 @@ def derived_indexes(entity: m.Entity) -> list[tuple[str, ...]]:
     if sort and sort in stored | {"id", "created_at", "updated_at"}:
         wanted.append((sort,))
         # A list filtered on its filters and sorted by its sort key: one composite index.
-        if direct_filters:
-            wanted.append(tuple(direct_filters[:2]) + (sort,))
+        leading = tuple(f for f in direct_filters if f != sort)[:2]
+        if leading:
+            wanted.append(leading + (sort,))
     seen: set[tuple[str, ...]] = set()
     out = []
     for ix in wanted:
