@@ -33,6 +33,88 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migration_target(args: argparse.Namespace):
+    """The configuration and database engine a plan/migrate command works on; None after printing errors."""
+    from .metadata.errors import ConfigInvalid
+    from .metadata.loader import load_config
+    from .runtime.db import make_engine
+    try:
+        config = load_config(args.config)
+    except ConfigInvalid as exc:
+        for error in exc.errors:
+            print(error)
+        print(f"{args.config} is not valid; nothing was planned", file=sys.stderr)
+        return None
+    return config, make_engine(args.db)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .runtime.plan import plan_migration
+    target = _migration_target(args)
+    if target is None:
+        return 1
+    config, engine = target
+    try:
+        plan = plan_migration(engine, config, purge=args.purge)
+    finally:
+        engine.dispose()
+    print(plan.report())
+    return 2 if plan.refused else 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    import os
+    from .runtime.migrate import MigrationRefused, apply_plan
+    from .runtime.plan import plan_migration
+    target = _migration_target(args)
+    if target is None:
+        return 1
+    config, engine = target
+    # Test hook: a pause after each step, so a test can kill the process mid-migration.
+    pause = float(os.environ.get("CRM_MIGRATE_STEP_PAUSE", "0") or 0)
+
+    def progress(i: int, step) -> None:
+        print(f"  ran: {step.describe()}", flush=True)
+        if pause:
+            time.sleep(pause)
+
+    try:
+        for _ in range(3):                      # a repair of an interrupted migration is planned on its own
+            plan = plan_migration(engine, config, purge=args.purge)
+            if plan.empty:
+                print(f"Nothing to do: the database matches configuration revision {config.revision}.")
+                return 0
+            print(f"Applying {len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''} "
+                  f"(revision {plan.revision}):", flush=True)
+            applied = apply_plan(engine, plan, confirm=args.confirm, after_step=progress)
+            print(f"Migrated to revision {applied.revision}: {len(applied.steps)} steps "
+                  f"in {applied.seconds * 1000:.0f} ms.")
+            if plan.complete:
+                return 0
+        return 0
+    except MigrationRefused as exc:
+        print(exc)
+        return 1
+    finally:
+        engine.dispose()
+
+
+def add_migration_commands(sub) -> None:
+    """`crm plan` and `crm migrate`."""
+    p = sub.add_parser("plan", help="show every statement a migration would run, classified; change nothing")
+    p.add_argument("--config", default="configs")
+    p.add_argument("--db", default=None, help="database URL (default: CRM_DATABASE_URL or var/crm.sqlite3)")
+    p.add_argument("--purge", action="store_true", help="also plan dropping retired fields and entities")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("migrate", help="bring the database to the configuration (safe steps only unless --confirm)")
+    p.add_argument("--config", default="configs")
+    p.add_argument("--db", default=None, help="database URL (default: CRM_DATABASE_URL or var/crm.sqlite3)")
+    p.add_argument("--confirm", action="store_true", help="also run the steps that need confirmation")
+    p.add_argument("--purge", action="store_true", help="drop retired fields and entities (needs --confirm)")
+    p.set_defaults(func=cmd_migrate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm", description="A CRM engine configured in YAML.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_schema)
     add_records_commands(sub)
+    add_migration_commands(sub)
+    add_serve_command(sub)
+    add_import_export_commands(sub)
+    add_test_command(sub)
     return parser
 
 
@@ -52,6 +138,62 @@ def add_records_commands(sub: argparse._SubParsersAction) -> None:
     """`crm user add|list|disable` and `crm access USER ENTITY [ID]` (engine/runtime/admin.py)."""
     from .runtime.admin import add_arguments
     add_arguments(sub)
+
+
+def add_serve_command(sub: argparse._SubParsersAction) -> None:
+    """`crm serve`: the web UI (ui/serve.py); the session key is CRM_SECRET_KEY or var/secret_key."""
+    p = sub.add_parser("serve", help="run the web UI")
+    p.add_argument("--config", default="configs")
+    p.add_argument("--db", default=None, help="database URL (default: CRM_DATABASE_URL or var/crm.sqlite3)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--secure-cookies", action="store_true",
+                   help="mark the session cookie Secure (use whenever the site is served over HTTPS)")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.serve import ServeOptions, serve
+    return serve(ServeOptions(config_dir=args.config, db_url=args.db, host=args.host, port=args.port,
+                              secure_cookies=args.secure_cookies))
+
+
+def add_import_export_commands(sub: argparse._SubParsersAction) -> None:
+    """`crm import ENTITY FILE.csv` and `crm export ENTITY` (engine/runtime/importer.py, exporter.py)."""
+    from .runtime.transfer_cli import cmd_export, cmd_import
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", default="configs", help="configuration folder (default: configs)")
+        p.add_argument("--db", default=None, help="database URL (default: CRM_DATABASE_URL or var/crm.sqlite3)")
+        p.add_argument("--as", dest="as_user", default=None, metavar="USER",
+                       help="act as this user (default: the built-in administrator)")
+
+    p = sub.add_parser("import", help="create records from a CSV file (checked like saves; refused rows reported)")
+    p.add_argument("entity", help="the entity, or 'user' for the user directory")
+    p.add_argument("file", help="a CSV file with a header row (columns by field name or label)")
+    p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    p.add_argument("--report", default=None, metavar="FILE", help="write refused rows (row, field, reason) as CSV")
+    p.add_argument("--chunk-size", type=int, default=2000, help="rows per batch (default 2000)")
+    p.add_argument("--role", action="append", default=[], help="user import: roles of rows without any")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="write the records you may read as CSV or XLSX")
+    p.add_argument("entity")
+    p.add_argument("--filter", default=None, metavar="EXPR", help="an expression, e.g. \"amount > 1000\"")
+    p.add_argument("--format", choices=("csv", "xlsx"), default=None, help="default: from --out, else csv")
+    p.add_argument("--out", default=None, metavar="FILE", help="default: standard output")
+    common(p)
+    p.set_defaults(func=cmd_export)
+
+
+def add_test_command(sub: argparse._SubParsersAction) -> None:
+    """`crm test DIR`: run the configuration's scenario tests (engine/runtime/scenarios.py)."""
+    from .runtime.transfer_cli import cmd_test
+    p = sub.add_parser("test", help="run the scenario tests of a configuration, each on an empty database")
+    p.add_argument("dir", nargs="?", default="configs")
+    p.set_defaults(func=cmd_test)
 
 
 def main(argv: list[str] | None = None) -> int:

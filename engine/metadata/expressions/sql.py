@@ -219,14 +219,13 @@ class _Visit:
         raise ExpressionError("CRM-E304", "a list can only stand after 'in' or 'not in'", node.offset)
 
     def _Param(self, node: Param) -> ColumnElement:
-        return _bound(self.c.param(node.name), sql_type(self.type(node)))
+        return _value(self.c.param(node.name), self.type(node))
 
     def _Path(self, node: Path) -> ColumnElement:
         parts = node.parts
         if parts[0] == "current_user":
             user = self.c.current_user or {}
-            value = user.get("id") if len(parts) == 1 else user.get(parts[1])
-            return _bound(value, sql_type(self.type(node)))
+            return _value(user.get("id") if len(parts) == 1 else user.get(parts[1]), self.type(node))
         if parts[0] == "old":
             raise ExpressionError("CRM-E306", "'old' is only available on one record, not in SQL", node.offset)
         return self.c.column(self.analysis.paths[id(node)], self.base)
@@ -271,6 +270,8 @@ class _Visit:
         if op in ("in", "not in"):
             test = self._membership(node)
             return sa.not_(test) if op == "not in" else test
+        if "null" in (self.type(node.left).kind, self.type(node.right).kind):
+            return sa.null()          # a null value (not the literal) compared: unknown
         left, right = self._promoted(node.left, node.right)
         return _OPERATORS[op](left, right)
 
@@ -352,6 +353,16 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 
 def _is_null(node: Expr) -> bool:
     return isinstance(node, Literal) and node.value is None
+
+
+def _value(value: Any, t: Type) -> ColumnElement:
+    """A value known at compile time (parameter, current user): a bound parameter even when null.
+
+    A null value is not the `null` literal: `x == $p` with a null `$p` is unknown, not IS NULL.
+    """
+    if value is None and t.kind not in ("null", "any"):
+        return sa.literal(None, sql_type(t))
+    return _bound(value, sql_type(t))
 
 
 def _bound(value: Any, type_: sa.types.TypeEngine | None = None) -> ColumnElement:

@@ -150,7 +150,12 @@ _dialects(round_,
 
 
 def _like_pattern(t: ColumnElement, prefix: str, suffix: str) -> ColumnElement:
-    """A LIKE pattern matching `t` literally: `\\`, `%` and `_` are escaped."""
+    """A LIKE pattern matching `t` literally: `\\`, `%` and `_` are escaped.
+
+    Built when the expression is built, never while it is compiled: SQLAlchemy
+    caches compiled SQL by structure, so a value read during compilation would
+    stick to the cache entry.
+    """
     if isinstance(t, BindParameter) and isinstance(t.value, str):
         escaped = t.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return sa.literal(prefix + escaped + suffix)
@@ -158,19 +163,19 @@ def _like_pattern(t: ColumnElement, prefix: str, suffix: str) -> ColumnElement:
     return sa.literal(prefix) + escaped + sa.literal(suffix)
 
 
-class starts_with(_Part):
+class _starts_with(_Part):
     inherit_cache = True
     type = sa.Boolean()
     name = "crm_starts_with"
 
 
-class ends_with(_Part):
+class _ends_with(_Part):
     inherit_cache = True
     type = sa.Boolean()
     name = "crm_ends_with"
 
 
-class contains(_Part):
+class _contains(_Part):
     inherit_cache = True
     type = sa.Boolean()
     name = "crm_contains"
@@ -178,16 +183,28 @@ class contains(_Part):
 
 # Case-sensitive everywhere. PostgreSQL uses LIKE with escaping (a constant
 # prefix can use an index); SQLite's LIKE ignores ASCII case, so it compares
-# substrings instead.
-_dialects(starts_with,
-          postgresql=lambda s, t: s.like(_like_pattern(t, "", "%"), escape="\\"),
-          sqlite=lambda s, t: sa.func.substr(s, 1, sa.func.length(t)) == t)
-_dialects(ends_with,
-          postgresql=lambda s, t: s.like(_like_pattern(t, "%", ""), escape="\\"),
-          sqlite=lambda s, t: sa.func.substr(s, sa.func.length(s) - sa.func.length(t) + 1) == t)
-_dialects(contains,
-          postgresql=lambda s, t: s.like(_like_pattern(t, "%", "%"), escape="\\"),
-          sqlite=lambda s, t: sa.func.instr(s, t) > 0)
+# substrings instead. Each construct carries (text, searched, LIKE pattern).
+_dialects(_starts_with,
+          postgresql=lambda s, t, pattern: s.like(pattern, escape="\\"),
+          sqlite=lambda s, t, pattern: sa.func.substr(s, 1, sa.func.length(t)) == t)
+_dialects(_ends_with,
+          postgresql=lambda s, t, pattern: s.like(pattern, escape="\\"),
+          sqlite=lambda s, t, pattern: sa.func.substr(s, sa.func.length(s) - sa.func.length(t) + 1) == t)
+_dialects(_contains,
+          postgresql=lambda s, t, pattern: s.like(pattern, escape="\\"),
+          sqlite=lambda s, t, pattern: sa.func.instr(s, t) > 0)
+
+
+def starts_with(s: ColumnElement, t: ColumnElement) -> ColumnElement:
+    return _starts_with(s, t, _like_pattern(t, "", "%"))
+
+
+def ends_with(s: ColumnElement, t: ColumnElement) -> ColumnElement:
+    return _ends_with(s, t, _like_pattern(t, "%", ""))
+
+
+def contains(s: ColumnElement, t: ColumnElement) -> ColumnElement:
+    return _contains(s, t, _like_pattern(t, "%", "%"))
 
 
 class json_length(_Part):

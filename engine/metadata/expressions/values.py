@@ -109,7 +109,8 @@ def as_list(value: Any) -> list | None:
 
 
 def lower(text: str) -> str:
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    # Per character, like PostgreSQL: 'İ' has a two-character full lowercase; its simple one is 'i'.
+    return "".join(c.lower() if len(c.lower()) == 1 else ("i" if c == "\u0130" else c) for c in text)
 
 
 def upper(text: str) -> str:

@@ -1,0 +1,385 @@
+"""Checking a chunk of CSV rows the way a save checks one record, with set-based lookups.
+
+    preparer = ChunkPreparer(records, actor, plan)
+    result = preparer.prepare(conn, [(2, ["Big order", "ACME Kft.", "5000"]), ...], now)
+    result.ready        # Prepared records, complete and valid
+    result.refused      # (row number, [(field, reason), ...])
+
+The records service checks one record with a few queries each (`saving.Preparer`);
+an import of a million rows cannot, so this module does the same checks in the
+same order with the same pieces (`values.convert`, the expression evaluator,
+the permission filter), but every lookup is one query per chunk: one SELECT per
+link column (by title, then by id), one for the users named, one per unique
+field, one for explicit ids. Expressions run in Python on each row with the
+linked rows read from those batches.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import Connection, or_, select
+
+from ..metadata import model as m
+from ..metadata.expressions.evaluate import EvalEnv, _program, _Run, evaluate
+from ..metadata.expressions.types import type_of_field
+from .actor import Actor
+from .errors import Problems
+from .import_columns import Column, ColumnPlan, fold
+from .records import Records
+from .saving import LITERAL_DEFAULT_TYPES
+from .import_support import MemoConvert, RowCache, first_names, followed_links, params_of
+from .values import ValueContext, convert, to_column
+
+CREATED_AT = m.Field("created_at", "datetime", m.label_from_name("created_at"), None)  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class Prepared:
+    line: int
+    record: dict[str, Any]          # system columns and every stored field, as Python values
+    explicit_id: int | None = None
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    ready: list[Prepared] = dc_field(default_factory=list)
+    refused: list[tuple[int, list[tuple[str, str]]]] = dc_field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    record: dict[str, Any]
+    problems: Problems
+    refs: dict[str, str]            # link/user field -> the text that names the record
+    explicit_id: int | None = None
+
+
+class ChunkPreparer:
+    """Validates and completes imported rows of one entity for one acting user."""
+
+    def __init__(self, records: Records, actor: Actor, plan: ColumnPlan):
+        self.records = records
+        self.config = records.config
+        self.actor = actor
+        self.plan = plan
+        self.ent = plan.entity
+        self.table = records.tables.entity(self.ent.name)
+        self.ctx = ValueContext.for_config(self.config, bound=records.exprs.bound)
+        self.convert = MemoConvert(self.ctx, self.ent)
+        self.stored = [f for f in self.ent.fields.values() if f.stored]
+        self.literal_defaults: dict[str, tuple[Any, list[str]]] = {}
+        self.expression_defaults: list[m.Field] = []
+        for f in self.stored:
+            if f.default is None or f.system:
+                continue
+            if isinstance(f.default, str) and f.type not in LITERAL_DEFAULT_TYPES:
+                self.expression_defaults.append(f)
+            else:
+                self.literal_defaults[f.name] = convert(f, f.default, self.ctx)
+        pipeline = self.config.pipeline_for(self.ent.name)
+        stage = self.config.stage_field(self.ent.name)
+        self.owned = "owned" in self.ent.traits
+        self.first_stage = (stage.name, pipeline.stages[0].key) if stage and pipeline and pipeline.stages else None
+        self.rules = [(rule, first_names(rule.rule)) for rule in self.ent.validations]
+        self.followed = self._followed_links()
+        self.required = [f for f in self.ent.fields.values() if f.required]
+        self.filtered_links = [f for f in self.ent.links() if f.filter]
+        self.blank: dict[str, Any] = {"id": None, "created_by": actor.id, "updated_by": actor.id, "version": 1,
+                                      **{f.name: None for f in self.stored}}
+        self.handlers: list[tuple[int, str, Any, Mapping[str, str] | None]] = []
+        for c in plan.columns:
+            if c.kind == "field" and c.field is not None:
+                kind = "ref" if c.field.type in ("link", "user") else "value"
+                self.handlers.append((c.index, kind, c.field, plan.choice_keys.get(c.field.name)))
+            elif c.kind in ("id", "created_at"):
+                self.handlers.append((c.index, c.kind, None, None))
+        self.users: dict[Any, Mapping[str, Any]] = {}       # id and username -> crm_users row
+        self._current_user: Mapping[str, Any] | None = None
+
+    # -- the chunk ------------------------------------------------------------------------------
+    def prepare(self, conn: Connection, rows: Iterable[tuple[int, list[str]]], now: dt.datetime) -> ChunkResult:
+        parsed = [self._convert(line, cells, now) for line, cells in rows]
+        cache = RowCache(conn, self.records.tables, self.users)
+        self._resolve_users(conn, parsed)
+        for column in self.plan.fields():
+            if column.field is not None and column.field.type == "link":
+                self._resolve_link(conn, column, parsed, cache)
+        if self.actor.id is not None and self._current_user is None:
+            self._current_user = self._user_row(conn, self.actor.id)
+        for row in parsed:
+            self._complete(row, cache, now)
+        self._check_ids(conn, parsed)
+        self._check_unique(conn, parsed)
+        result = ChunkResult()
+        for row in parsed:
+            if row.problems:
+                result.refused.append((row.line, _flatten(row.problems)))
+            else:
+                result.ready.append(Prepared(row.line, row.record, row.explicit_id))
+        return result
+
+    # -- values ---------------------------------------------------------------------------------
+    def _convert(self, line: int, cells: list[str], now: dt.datetime) -> _Row:
+        """The row's cells as values; link and user cells are kept as text for the batch lookups."""
+        problems = Problems()
+        record = dict(self.blank)
+        record["created_at"] = record["updated_at"] = now
+        row = _Row(line, record, problems, {})
+        if len(cells) != self.plan.width:
+            problems.record(f"the row has {len(cells)} cells, the header {self.plan.width}")
+            return row
+        convert_one = self.convert
+        for index, kind, f, keys in self.handlers:
+            raw = cells[index]
+            if kind == "value":
+                if keys is not None and raw.strip():
+                    raw = _choice_keys(raw, keys, f.type == "multichoice")
+                value, errors = convert_one(f, raw)
+                if errors:
+                    for error in errors:
+                        problems.field(f.name, error)
+                else:
+                    record[f.name] = value
+            elif kind == "ref":
+                text = raw.strip()
+                if text:
+                    row.refs[f.name] = text
+            elif kind == "id":
+                text = raw.strip()
+                if text.isdigit() and 0 < int(text) < 2**31:
+                    row.explicit_id = int(text)
+                elif text:
+                    problems.field("id", "must be a positive whole number")
+            elif kind == "created_at" and raw.strip():
+                value, errors = convert_one(CREATED_AT, raw)
+                for error in errors:
+                    problems.field("created_at", error)
+                if value is not None:
+                    record["created_at"] = value
+        return row
+
+    # -- users and links, one query per chunk -------------------------------------------------------
+    def _resolve_users(self, conn: Connection, rows: list[_Row]) -> None:
+        user_fields = [c.field for c in self.plan.fields() if c.field is not None and c.field.type == "user"]
+        if not user_fields:
+            return
+        wanted = {_user_key(row.refs[f.name]) for row in rows for f in user_fields if f.name in row.refs}
+        missing = [k for k in wanted if k not in self.users]
+        if missing:
+            users = self.records.tables.users
+            ids = [k for k in missing if isinstance(k, int)]
+            names = [k for k in missing if isinstance(k, str)]
+            query = select(users).where(or_(users.c.id.in_(ids), users.c.username.in_(names)))
+            for user in conn.execute(query).mappings():
+                self.users[user["id"]] = user
+                self.users[user["username"]] = user
+        for row in rows:
+            for f in user_fields:
+                text = row.refs.get(f.name)
+                if text is None:
+                    continue
+                user = self.users.get(_user_key(text))
+                if user is None:
+                    row.problems.field(f.name, f"there is no user '{text}'")
+                elif not user["active"]:
+                    row.problems.field(f.name, f"user '{text}' is disabled")
+                else:
+                    row.record[f.name] = user["id"]
+
+    def _resolve_link(self, conn: Connection, column: Column, rows: list[_Row], cache: RowCache) -> None:
+        f = column.field
+        assert f is not None and f.entity
+        target_ent = self.config.entities[f.entity]
+        target = self.records.tables.entity(f.entity)
+        readable = self.records.permissions.row_filter(self.actor, f.entity, "read", target)
+        texts = {row.refs[f.name] for row in rows if f.name in row.refs}
+        if not texts:
+            return
+        full = f.name in self.followed or bool(f.filter)
+        title = target_ent.fields.get(target_ent.title)
+        by_text: dict[str, int | str] = {}      # text -> id, or the reason it names no single record
+        if column.by == "auto" and title is not None and title.stored:
+            matches: dict[str, list[int]] = {}
+            columns = [target] if full else [target.c.id, target.c[title.name]]
+            query = select(*columns).where(target.c[title.name].in_(list(texts)), readable)
+            for found in conn.execute(query).mappings():
+                matches.setdefault(str(found[title.name]), []).append(found["id"])
+                if full:
+                    cache.put(f.entity, found)
+            for text, ids in matches.items():
+                by_text[text] = ids[0] if len(ids) == 1 else (
+                    f"'{text}' matches {len(ids)} {f.entity} records; give the id instead")
+        numeric = {t: int(t) for t in texts - set(by_text) if t.isdigit() and int(t) < 2**31}
+        if numeric:
+            columns = [target] if full else [target.c.id]
+            query = select(*columns).where(target.c.id.in_(list(numeric.values())), readable)
+            found_ids = set()
+            for found in conn.execute(query).mappings():
+                found_ids.add(found["id"])
+                if full:
+                    cache.put(f.entity, found)
+            for text, value in numeric.items():
+                if value in found_ids:
+                    by_text[text] = value
+        for row in rows:
+            text = row.refs.get(f.name)
+            if text is None:
+                continue
+            resolved = by_text.get(text)
+            if isinstance(resolved, int):
+                row.record[f.name] = resolved
+            elif resolved is not None:
+                row.problems.field(f.name, resolved)
+            elif column.by == "id" and not text.isdigit():
+                row.problems.field(f.name, "must be a record id")
+            else:
+                row.problems.field(f.name, f"there is no {f.entity} '{text}'" if not text.isdigit()
+                                   else f"{f.entity} {text} does not exist")
+
+    # -- defaults, ownership, required, link filters, rules -------------------------------------------
+    def _complete(self, row: _Row, cache: RowCache, now: dt.datetime) -> None:
+        """Defaults, owner and team, first stage, required fields, link filters, validation rules."""
+        record, problems = row.record, row.problems
+        refused = problems.fields
+        env = EvalEnv(config=self.config, entity=self.ent.name, record=record, load=cache,
+                      now=now, current_user=self._current_user)
+        run = _Run(env)      # one evaluation context per row: the clock read once, linked rows once
+        # An empty cell is no value: the default applies, as for a field left out of a form.
+        for name, (value, errors) in self.literal_defaults.items():
+            if record[name] is None and name not in refused:
+                if errors:
+                    problems.field(name, "default " + "; ".join(errors))
+                else:
+                    record[name] = value
+        for f in self.expression_defaults:
+            if record[f.name] is None and f.name not in refused:
+                self._expression_default(f, run, record, problems)
+        if self.owned:
+            if record["owner"] is None and "owner" not in refused:
+                record["owner"] = self.actor.id
+            if record["team"] is None and record["owner"] is not None:
+                owner = self.users.get(record["owner"]) or cache("crm_users", record["owner"])
+                record["team"] = owner["team"] if owner else None
+        if self.first_stage and record[self.first_stage[0]] is None:
+            record[self.first_stage[0]] = self.first_stage[1]
+        for f in self.required:
+            if f.name not in refused:
+                if f.type == "lines":
+                    problems.field(f.name, "needs at least one row")
+                elif f.stored and f.type != "autonumber" and record[f.name] in (None, [], ""):
+                    problems.field(f.name, "is required")
+        for f in self.filtered_links:
+            if record[f.name] is not None and f.name not in refused:
+                self._check_link_filter(f, record, cache, now, problems)
+        for rule, names in self.rules:
+            if refused and not names.isdisjoint(refused):
+                continue   # a rule over a value already refused would only repeat the refusal
+            try:
+                ok = self._program(rule.rule)(run, record)
+            except Exception as exc:
+                problems.record(f"the rule '{rule.rule}' could not be checked ({exc})")
+                continue
+            if ok is False:
+                problems.record(rule.message.text(self.actor.locale, self.config.company.default_locale))
+
+    def _expression_default(self, f: m.Field, run: _Run, record: dict[str, Any], problems: Problems) -> None:
+        if f.default == "current_user":
+            record[f.name] = self.actor.id
+            return
+        try:
+            value = self._program(str(f.default))(run, record)
+        except Exception as exc:   # as a save: a default that cannot be computed leaves the field empty
+            problems.field(f.name, f"its default could not be computed ({exc})")
+            return
+        if value is not None and not (isinstance(value, (list, tuple)) and f.type != "multichoice"):
+            converted, errors = convert(f, value, self.ctx)
+            if errors:
+                problems.field(f.name, "default " + "; ".join(errors))
+            else:
+                record[f.name] = converted
+
+    def _check_link_filter(self, f: m.Field, record: dict[str, Any], cache: RowCache, now: dt.datetime,
+                           problems: Problems) -> None:
+        """The link's `filter` on the linked row, `$name` from the imported row (as a save checks it)."""
+        target_row = cache(f.entity or "", record[f.name])
+        names = params_of(f.filter or "")
+        params = {p: record.get(p) for p in names}
+        types = {p: type_of_field(self.ent.fields[p]) for p in names if p in self.ent.fields}
+        env = EvalEnv(config=self.config, entity=f.entity or "", record=target_row or {}, load=cache, now=now,
+                      current_user=self._current_user, params=params,
+                      param_types={k: v for k, v in types.items() if v is not None})
+        try:
+            ok = evaluate(f.filter or "", env) is True
+        except Exception as exc:
+            problems.field(f.name, f"its filter could not be checked ({exc})")
+            return
+        if not ok:
+            problems.field(f.name, f"{f.entity} {record[f.name]} is not allowed here ({f.filter})")
+
+    # -- uniqueness, one query per chunk ----------------------------------------------------------------
+    def _check_ids(self, conn: Connection, rows: list[_Row]) -> None:
+        given = [row for row in rows if row.explicit_id is not None and not row.problems]
+        if not given:
+            return
+        existing = set(conn.execute(select(self.table.c.id).where(
+            self.table.c.id.in_([row.explicit_id for row in given]))).scalars())
+        seen: set[int] = set()
+        for row in given:
+            if row.explicit_id in existing or row.explicit_id in seen:
+                row.problems.field("id", f"{self.ent.name} {row.explicit_id} already exists")
+            seen.add(row.explicit_id)  # type: ignore[arg-type]
+
+    def _check_unique(self, conn: Connection, rows: list[_Row]) -> None:
+        for f in self.stored:
+            if not f.unique or f.type == "autonumber":
+                continue
+            candidates = [row for row in rows if row.record.get(f.name) is not None and not row.problems]
+            if not candidates:
+                continue
+            values = [to_column(f, row.record[f.name]) for row in candidates]
+            existing = set(conn.execute(select(self.table.c[f.name]).where(
+                self.table.c[f.name].in_(list(set(values))))).scalars())
+            seen: set[Any] = set()
+            for row, value in zip(candidates, values):
+                if value in existing or value in seen:
+                    row.problems.field(f.name, f"'{row.record[f.name]}' is already used by another {self.ent.name}")
+                seen.add(value)
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _followed_links(self) -> set[str]:
+        """Links whose records an expression of the entity reads (`account.industry`): fetched whole."""
+        texts = [rule.rule for rule in self.ent.validations]
+        texts += [str(f.default) for f in self.expression_defaults]
+        texts += [f.expr for f in self.ent.fields.values() if f.type == "formula" and f.expr]
+        return set().union(*(followed_links(t, self.ent) for t in texts)) if texts else set()
+
+    def _program(self, text: str):
+        """The expression compiled once (the evaluator's own cache) and run on each row."""
+        return _program(self.config, self.ent.name, text, ())
+
+    def _user_row(self, conn: Connection, user_id: int) -> Mapping[str, Any] | None:
+        users = self.records.tables.users
+        row = conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
+        if row is not None:
+            self.users[row["id"]] = row
+            self.users[row["username"]] = row
+        return row
+
+
+def _choice_keys(raw: str, keys: Mapping[str, str], multiple: bool) -> str:
+    """Labels (any locale, any case) become keys; what matches nothing is left for `convert` to refuse."""
+    if not multiple:
+        return keys.get(fold(raw), raw)
+    return ",".join(keys.get(fold(part), part.strip()) for part in raw.split(",") if part.strip())
+
+
+def _user_key(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _flatten(problems: Problems) -> list[tuple[str, str]]:
+    out = [(name, message) for name, messages in problems.fields.items() for message in messages]
+    return out + [("", message) for message in problems.messages]

@@ -1,0 +1,152 @@
+"""Writing a checked batch of imported records: ids, autonumbers, rows and audit, set-based.
+
+    writer = BatchWriter(records, actor, entity)
+    writer.write(conn, prepared, now)         # inside the batch's transaction
+
+Per batch: one block of ids (SQLite: after MAX(id) under the write lock the
+transaction already holds; PostgreSQL: `nextval` of the id sequence, n times
+in one query), one block of numbers per autonumber counter and period, one
+executemany for the rows and one for their 'create' audit rows. Values go
+through each column type's own bind processor, so a row stores exactly what
+the records service would store; the driver's executemany is used directly
+because SQLAlchemy's per-row statement handling costs more than the insert.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Date, DateTime, Table, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..metadata import model as m
+from .actor import Actor
+from .import_support import AuditJson, MemoBind
+from .autonumber import DEFAULT_FORMAT, period_of, render
+from .import_batch import Prepared
+from .records import Records
+from .tables import UtcDateTime
+from .values import to_column
+
+SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "version")
+AUDIT_COLUMNS = ("entity", "record_id", "action", "field", "old_value", "new_value", "user_id", "at", "revision")
+
+
+class _RawInsert:
+    """`INSERT INTO t (cols) VALUES (?, ...)` with each column's bind processor, run as one executemany."""
+
+    def __init__(self, conn: Connection, table: Table, columns: tuple[str, ...]):
+        dialect = conn.dialect
+        quote = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                    f"VALUES ({', '.join(mark for _ in columns)})")
+        self.processors: list[Callable[[Any], Any] | None] = []
+        for c in columns:
+            process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+            repeats = isinstance(table.c[c].type, (Date, DateTime, UtcDateTime))
+            self.processors.append(MemoBind(process) if repeats and process else process)
+
+    def run(self, conn: Connection, rows: list[list[Any]]) -> None:
+        if not rows:
+            return
+        active = [(i, p) for i, p in enumerate(self.processors) if p is not None]
+        for row in rows:
+            for i, process in active:
+                value = row[i]
+                if value is not None:
+                    row[i] = process(value)
+        conn.exec_driver_sql(self.sql, [tuple(r) for r in rows])
+
+
+class BatchWriter:
+    """Writes prepared records of one entity for one acting user, auditing each as a 'create'."""
+
+    def __init__(self, records: Records, actor: Actor, entity: m.Entity):
+        self.records = records
+        self.actor = actor
+        self.entity = entity
+        self.table = records.tables.entity(entity.name)
+        self.audit = records.tables.audit
+        self.sequences = records.tables("crm_sequences")
+        self.stored = [f for f in entity.fields.values() if f.stored]
+        self.autonumbers = [f for f in self.stored if f.type == "autonumber"]
+        self.zone = ZoneInfo(records.config.company.timezone)
+        self.columns = SYSTEM_COLUMNS + tuple(f.name for f in self.stored)
+        self.audit_json = AuditJson(entity)
+        self._inserts: dict[str, tuple[_RawInsert, _RawInsert]] = {}
+
+    def write(self, conn: Connection, ready: list[Prepared], now: dt.datetime) -> None:
+        if not ready:
+            return
+        rows_sql, audit_sql = self._statements(conn)
+        self._assign_ids(conn, ready)
+        for f in self.autonumbers:
+            self._number(conn, f, ready)
+        stored = self.stored
+        rows = []
+        for p in ready:
+            record = p.record
+            rows.append([record[c] for c in SYSTEM_COLUMNS] + [to_column(f, record[f.name]) for f in stored])
+        rows_sql.run(conn, rows)
+        name, user, revision = self.entity.name, self.actor.id, self.records.config.revision
+        encode = self.audit_json
+        audit_rows = [[name, p.record["id"], "create", None, None, encode(p.record), user, now, revision]
+                      for p in ready]
+        audit_sql.run(conn, audit_rows)
+
+    def _statements(self, conn: Connection) -> tuple[_RawInsert, _RawInsert]:
+        key = conn.dialect.name
+        if key not in self._inserts:
+            self._inserts[key] = (_RawInsert(conn, self.table, self.columns),
+                                  _RawInsert(conn, self.audit, AUDIT_COLUMNS))
+        return self._inserts[key]
+
+    def _assign_ids(self, conn: Connection, ready: list[Prepared]) -> None:
+        explicit = [p.explicit_id for p in ready if p.explicit_id is not None]
+        for p in ready:
+            p.record["id"] = p.explicit_id
+        wanted = len(ready) - len(explicit)
+        if conn.dialect.name == "postgresql":
+            sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
+                                    {"t": self._quoted(conn)}).scalar_one()
+            if explicit:
+                conn.execute(text("SELECT setval(:s, GREATEST(:top, COALESCE((SELECT MAX(id) FROM "
+                                  f"{self._quoted(conn)}), 0)))"), {"s": sequence, "top": max(explicit)})
+            fresh = conn.execute(text("SELECT nextval(:s) FROM generate_series(1, :n)"),
+                                 {"s": sequence, "n": wanted}).scalars().all() if wanted else []
+        else:
+            # The transaction holds SQLite's write lock (BEGIN IMMEDIATE): nobody else can take these ids.
+            top = conn.execute(select(func.coalesce(func.max(self.table.c.id), 0))).scalar_one()
+            start = max([int(top)] + explicit) + 1
+            fresh = list(range(start, start + wanted))
+        numbers = iter(fresh)
+        for p in ready:
+            if p.record["id"] is None:
+                p.record["id"] = int(next(numbers))
+
+    def _quoted(self, conn: Connection) -> str:
+        return conn.dialect.identifier_preparer.quote(self.table.name)
+
+    def _number(self, conn: Connection, f: m.Field, ready: list[Prepared]) -> None:
+        """One counter bump per period for the whole batch: numbers stay unique, as one save at a time."""
+        fmt = f.format or DEFAULT_FORMAT
+        groups: dict[str, list[tuple[Prepared, dt.date]]] = {}
+        for p in ready:
+            if p.record.get(f.name) is None:
+                day = p.record["created_at"].astimezone(self.zone).date()
+                groups.setdefault(period_of(fmt, day), []).append((p, day))
+        for period, items in groups.items():
+            last = reserve_block(conn, self.sequences, f"{self.entity.name}.{f.name}/{period}", len(items))
+            for offset, (p, day) in enumerate(items):
+                p.record[f.name] = render(fmt, last - len(items) + 1 + offset, day)
+
+
+def reserve_block(conn: Connection, sequences: Table, name: str, count: int) -> int:
+    """Bumps counter `name` by `count` in the caller's transaction; returns the last number of the block."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(sequences).values(name=name, value=count)
+    statement = statement.on_conflict_do_update(index_elements=[sequences.c.name],
+                                                set_={"value": sequences.c.value + count})
+    return int(conn.execute(statement.returning(sequences.c.value)).scalar_one())

@@ -1,0 +1,199 @@
+"""Reading records: one SELECT per page, with permissions, formulas and rollups inside it.
+
+`RecordQuery.select` builds the statement every read path uses (get, list,
+search, related lists, export): the user's row filter is always in its WHERE
+and hidden fields are never among its columns. Formulas and rollups are
+compiled into the SELECT by the expression compiler (rollups as correlated
+subqueries), so they can be filtered and sorted on like stored fields.
+
+Rows come back as plain dicts of Python values (`row_to_dict`): multichoice as
+a list of keys, computed numbers as Decimal (int for int results), dates as dates.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..metadata import model as m
+from ..metadata.expressions.sqlparts import lower as sql_lower
+from ..metadata.expressions.values import lower as text_lower
+from .actor import Actor
+from .errors import ValidationFailed
+from .exprs import RecordExpressions
+from .permissions import Permissions
+from .tables import Tables
+from .values import ValueContext, convert, from_column, to_column
+
+COMPUTED = ("formula", "rollup")
+SORTABLE_SYSTEM = ("id", "created_at", "updated_at", "version")
+
+
+def visible_fields(entity: m.Entity, hidden: frozenset[str]) -> list[m.Field]:
+    """Fields with a value to return (stored or computed), in configuration order, minus hidden."""
+    return [f for f in entity.fields.values()
+            if f.name not in hidden and (f.stored or f.type in COMPUTED)]
+
+
+class RecordQuery:
+    """Builds the permission-filtered SELECT of one entity for one user."""
+
+    def __init__(self, config: m.Config, tables: Tables, permissions: Permissions,
+                 exprs: RecordExpressions, values: ValueContext):
+        self.config = config
+        self.tables = tables
+        self.permissions = permissions
+        self.exprs = exprs
+        self.values = values
+
+    def select(self, actor: Actor, entity: str, *, filter_expr: str | None = None,
+               where: Mapping[str, Any] | None = None, search: str | None = None,
+               sort: str | Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
+               action: str = "read") -> Select:
+        """The statement: visible columns, computed fields, the user's filter and the caller's."""
+        ent = self.config.entities[entity]
+        table = self.tables.entity(entity)
+        hidden = self.permissions.hidden(actor, entity)
+        sql = self.exprs.sql(entity, actor, params)
+        columns: list[Any] = [table.c[c] for c in m.SYSTEM_COLUMNS]
+        for f in visible_fields(ent, hidden):
+            columns.append(sql.compile_field(f).label(f.name) if f.type in COMPUTED else table.c[f.name])
+        conditions: list[ColumnElement[bool]] = [
+            self.permissions.row_filter(actor, entity, action, table)]  # type: ignore[arg-type]
+        problems: dict[str, list[str]] = {}
+        if where:
+            conditions.extend(self._where(ent, table, where, hidden, problems))
+        if filter_expr:
+            self.exprs.refuse_hidden(entity, filter_expr, lambda e: self.permissions.hidden(actor, e),
+                                     problems, "filter")
+            if not problems:
+                conditions.append(sql.compile_condition(filter_expr, problems, "filter"))
+        if search and search.strip():
+            conditions.append(self._search(ent, table, search, hidden))
+        order = self._order(ent, table, sql, sort, hidden, problems)
+        if problems:
+            raise ValidationFailed(problems)
+        query = select(*columns).select_from(sql.from_clause()).where(and_(*conditions))
+        return query.order_by(*order)
+
+    def _where(self, ent: m.Entity, table, where: Mapping[str, Any], hidden: frozenset[str],
+               problems: dict[str, list[str]]) -> list[ColumnElement[bool]]:
+        """Field equalities (a list means IN), values converted like input so '7' finds 7."""
+        out = []
+        for name, value in where.items():
+            field = ent.fields.get(name)
+            if name in m.SYSTEM_COLUMNS:
+                field = None
+            elif field is None or not field.stored or name in hidden:
+                problems.setdefault(name, []).append(f"is not a field of {ent.name} you can filter on")
+                continue
+            many = isinstance(value, (list, tuple, set, frozenset)) and (field is None or field.type != "multichoice")
+            converted = [self._value(field, v, name, problems) for v in (value if many else [value])]
+            column = table.c[name]
+            if many:
+                out.append(column.in_([v for v in converted if v is not None]))
+            elif converted[0] is None:
+                out.append(column.is_(None))
+            else:
+                out.append(column == converted[0])
+        return out
+
+    def _value(self, field: m.Field | None, value: Any, name: str, problems: dict[str, list[str]]) -> Any:
+        if value is None:
+            return None
+        if field is None:                       # a system column: ids and versions are numbers
+            if name in ("id", "version", "created_by", "updated_by"):
+                try:
+                    return int(value)
+                except (TypeError, ValueError):
+                    problems.setdefault(name, []).append("must be a whole number")
+                    return None
+            return value
+        converted, errors = convert(field, value, self.values)
+        problems.setdefault(name, []).extend(errors) if errors else None
+        return to_column(field, converted)
+
+    def _search(self, ent: m.Entity, table, text: str, hidden: frozenset[str]) -> ColumnElement[bool]:
+        """Every word must appear (case-insensitively) in one of the searchable fields."""
+        names = [f.name for f in ent.fields.values() if f.search and f.stored and f.name not in hidden]
+        if not names and ent.title in ent.fields and ent.fields[ent.title].stored and ent.title not in hidden:
+            names = [ent.title]
+        if not names:
+            return false()
+        words = text.split()[:8]
+        clauses = []
+        for word in words:
+            # The same case mapping on both databases (SQLite's own lower() is ASCII only).
+            escaped = text_lower(word).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append(or_(*[sql_lower(table.c[n]).like(f"%{escaped}%", escape="\\") for n in names]))
+        return and_(*clauses)
+
+    def _order(self, ent: m.Entity, table, sql, sort: str | Sequence[str] | None, hidden: frozenset[str],
+               problems: dict[str, list[str]]) -> list[Any]:
+        keys = [sort] if isinstance(sort, str) else list(sort or ())
+        explicit = bool(keys)
+        if not keys:
+            keys = [ent.views.list.sort] if ent.views.list.sort else []
+        order: list[Any] = []
+        for key in keys:
+            name = key.lstrip("-+")
+            field = ent.fields.get(name)
+            if name in SORTABLE_SYSTEM:
+                column: Any = table.c[name]
+            elif field is not None and name not in hidden and field.stored:
+                column = table.c[name]
+            elif field is not None and name not in hidden and field.type in COMPUTED:
+                column = sql.compile_field(field)
+            else:
+                if explicit:   # the view's own sort on a field hidden from this user is just left out
+                    problems.setdefault("sort", []).append(f"cannot sort {ent.name} by '{name}'")
+                continue
+            # NULLs last in both directions, on both databases.
+            order.append((column.desc() if key.startswith("-") else column.asc()).nulls_last())
+        order.append(table.c.id.desc())   # a stable order makes offset paging repeatable
+        return order
+
+
+def row_to_dict(entity: m.Entity, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A result row as the record dict the services return."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        field = entity.fields.get(key)
+        if field is None:
+            out[key] = value
+        elif field.type in COMPUTED:
+            out[key] = _computed(field, value)
+        else:
+            out[key] = from_column(field, value)
+    return out
+
+
+def _computed(field: m.Field, value: Any) -> Any:
+    """Computed values arrive as the database made them (SQLite: floats, text dates): normalise."""
+    if value is None:
+        return None
+    kind = field.value_type
+    try:
+        if kind in ("int", "rating"):
+            return int(value)
+        if kind in ("decimal", "money", "percent"):
+            number = value if isinstance(value, Decimal) else Decimal(str(value))
+            scale = max(field.scale, 2) if kind == "percent" else field.scale
+            return number.quantize(Decimal(1).scaleb(-scale))
+        if kind == "bool":
+            return bool(value)
+        if kind == "date" and isinstance(value, str):
+            return dt.date.fromisoformat(value[:10])
+        if kind == "datetime" and isinstance(value, str):
+            parsed = dt.datetime.fromisoformat(value)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    except (ValueError, ArithmeticError):
+        return value
+    return value
+
+
+def rows_to_dicts(entity: m.Entity, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [row_to_dict(entity, row) for row in rows]

@@ -1,0 +1,94 @@
+"""Command-line handlers for `crm import`, `crm export` and `crm test`.
+
+Thin, like `admin.py`: load the configuration, open the database, resolve
+`--as USER` (default: the built-in administrator), call the service, print.
+A refusal becomes readable lines on stderr and exit status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from .actor import SYSTEM, Actor
+from .admin import _open, _run
+from .errors import DomainError
+
+
+def _actor(config, engine, tables, username: str | None) -> Actor:
+    from .users import Users
+    if not username or username == SYSTEM.username:
+        return SYSTEM
+    actor = Users(config, engine, tables).actor(username)
+    if actor is None:
+        raise DomainError(f"there is no active user '{username}'")
+    return actor
+
+
+@_run
+def cmd_import(args: argparse.Namespace) -> int:
+    from .importer import import_csv
+    from .import_users import import_users
+    from .records import Records
+    config, engine, tables = _open(args)
+    records = Records(config, engine, tables)
+    progress = None if args.quiet else sys.stderr
+    if args.entity == "user":
+        result = import_users(records, args.file, default_roles=args.role, dry_run=args.dry_run,
+                              report=args.report, progress=progress)
+    else:
+        actor = _actor(config, engine, tables, args.as_user)
+        result = import_csv(records, actor, args.entity, args.file, dry_run=args.dry_run,
+                            report=args.report, chunk_size=args.chunk_size, progress=progress)
+    print(result.summary())
+    if result.refused:
+        where = f"; see {args.report}" if args.report else "; write them out with --report FILE"
+        print(f"{result.refused:,} rows refused{where}", file=sys.stderr)
+    return 0 if not result.refused else 3
+
+
+@_run
+def cmd_export(args: argparse.Namespace) -> int:
+    from .exporter import export_records
+    from .records import Records
+    config, engine, tables = _open(args)
+    records = Records(config, engine, tables)
+    actor = _actor(config, engine, tables, args.as_user)
+    fmt = args.format or ("xlsx" if args.out and args.out.endswith(".xlsx") else "csv")
+    with _output(args.out, binary=fmt == "xlsx") as out:
+        count = export_records(records, actor, args.entity, out, fmt=fmt, filter_expr=args.filter)
+    print(f"{args.entity}: exported {count:,} records" + (f" to {args.out}" if args.out else ""),
+          file=sys.stderr)
+    return 0
+
+
+@contextmanager
+def _output(path: str | None, *, binary: bool) -> Iterator:
+    if path:
+        with open(path, "wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
+            yield f
+    elif binary:
+        yield sys.stdout.buffer
+    else:
+        yield sys.stdout
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from ..metadata.errors import ConfigInvalid
+    from ..metadata.loader import load_config
+    from .scenarios import report_line, run_test, summary_line
+    try:
+        config = load_config(args.dir)
+    except ConfigInvalid as exc:
+        for error in exc.errors:
+            print(error)
+        print(f"{args.dir} is not valid; no test ran", file=sys.stderr)
+        return 1
+    outcomes = []
+    for test in config.tests:
+        outcome = run_test(config, test)
+        outcomes.append(outcome)
+        print(report_line(outcome), flush=True)
+    print(summary_line(outcomes))
+    return 0 if all(o.passed for o in outcomes) else 1

@@ -1,0 +1,161 @@
+"""Permissions on every read path (get, list, search, related lists, export) and on writes."""
+from __future__ import annotations
+
+import pytest
+
+from engine.runtime.errors import Forbidden, NotFound, ValidationFailed
+from engine.runtime.permissions import Permissions
+
+
+@pytest.fixture
+def data(crm):
+    """One account per rep (alice, bob north; carol south), each with a deal and a line."""
+    brick = crm.records.create(crm.admin, "product", {"name": "Brick", "list_price": 10})
+    out = {}
+    for name in ("alice", "bob", "carol"):
+        user = getattr(crm, name)
+        acc = crm.records.create(user, "account", {"name": f"{name} Kft.", "city": "Budapest"})
+        crm.records.update(crm.admin, "account", acc["id"], {"revenue": 1000}, acc["version"])
+        deal = crm.records.create(user, "deal", {"name": f"{name} deal", "account": acc["id"], "amount": 10,
+                                                  "items": [{"product": brick["id"]}]})
+        out[name] = (acc, deal)
+    return out
+
+
+def names(page) -> list[str]:
+    return sorted(r["name"] for r in page.rows)
+
+
+def readable(crm, user, entity, record_id) -> bool:
+    try:
+        crm.records.get(user, entity, record_id)
+        return True
+    except NotFound:
+        return False
+
+
+def test_scopes_on_list_and_get(crm, data):
+    r = crm.records
+    assert names(r.list(crm.alice, "account")) == ["alice Kft.", "bob Kft."]            # team
+    assert names(r.list(crm.alice, "deal")) == ["alice deal"]                            # own
+    assert names(r.list(crm.mona, "account")) == ["alice Kft.", "bob Kft.", "carol Kft."]  # all
+    assert names(r.list(crm.mona, "deal")) == ["alice deal", "bob deal"]                 # team
+    assert r.list(crm.vic, "deal").rows == []                                            # none
+    assert names(r.list(crm.admin, "deal")) == ["alice deal", "bob deal", "carol deal"]
+    carol_deal = data["carol"][1]["id"]
+    assert not readable(crm, crm.alice, "deal", carol_deal)
+    assert not readable(crm, crm.vic, "deal", carol_deal)
+    assert readable(crm, crm.carol, "deal", carol_deal)
+
+
+def test_missing_and_unreadable_look_the_same(crm, data):
+    with pytest.raises(NotFound) as hidden:
+        crm.records.get(crm.alice, "deal", data["carol"][1]["id"])
+    with pytest.raises(NotFound) as missing:
+        crm.records.get(crm.alice, "deal", 10_000)
+    assert hidden.value.status == missing.value.status == 404
+
+
+def test_search_related_lists_and_export_are_filtered_too(crm, data):
+    r = crm.records
+    assert names(r.list(crm.alice, "account", search="kft")) == ["alice Kft.", "bob Kft."]
+    assert names(r.list(crm.carol, "account", search="KFT budapest")) == ["carol Kft."]
+    crm.records.create(crm.carol, "account", {"name": "Pécsi Tégla Zrt.", "city": "PÉCS"})
+    assert names(r.list(crm.carol, "account", search="pécs TÉGLA")) == ["Pécsi Tégla Zrt."]
+    assert r.list(crm.carol, "account", search="100%_").rows == []
+    carol_acc = data["carol"][0]["id"]
+    assert r.list(crm.alice, "deal", where={"account": carol_acc}).rows == []           # related list
+    assert names(r.list(crm.carol, "deal", where={"account": carol_acc})) == ["carol deal"]
+    assert sorted(x["name"] for x in r.iterate(crm.alice, "account")) == ["alice Kft.", "bob Kft."]
+    assert list(r.iterate(crm.vic, "account")) == []
+
+
+def test_hidden_fields_are_never_returned_and_cannot_be_filtered_or_sorted_on(crm, data):
+    r = crm.records
+    acc_id = data["alice"][0]["id"]
+    assert "revenue" not in r.get(crm.alice, "account", acc_id)
+    assert all("revenue" not in row for row in r.list(crm.alice, "account").rows)
+    assert all("revenue" not in row for row in r.iterate(crm.alice, "account"))
+    assert r.get(crm.admin, "account", acc_id)["revenue"] == 1000
+    for kwargs in ({"filter_expr": "revenue > 10"}, {"sort": "-revenue"}, {"where": {"revenue": 1000}}):
+        with pytest.raises(ValidationFailed):
+            r.list(crm.alice, "account", **kwargs)
+    with pytest.raises(ValidationFailed):                        # through a link, too
+        r.list(crm.alice, "deal", filter_expr="account.revenue > 10")
+    with pytest.raises(Forbidden):
+        r.update(crm.alice, "account", acc_id, {"revenue": 1}, None)
+
+
+def test_a_non_owned_entity_follows_its_owned_link(crm, data):
+    r = crm.records
+    alice_line = data["alice"][1]["items"][0]
+    carol_line = data["carol"][1]["items"][0]
+    assert [x["id"] for x in r.list(crm.alice, "deal_line").rows] == [alice_line["id"]]
+    assert sorted(x["id"] for x in r.list(crm.mona, "deal_line").rows) == sorted(
+        [alice_line["id"], data["bob"][1]["items"][0]["id"]])
+    assert not readable(crm, crm.alice, "deal_line", carol_line["id"])
+    with pytest.raises(NotFound):
+        r.update(crm.alice, "deal_line", carol_line["id"], {"quantity": 2}, None)
+    r.update(crm.alice, "deal_line", alice_line["id"], {"quantity": 2}, None)
+
+
+def test_an_entity_without_owned_links_falls_back_to_its_creator(crm):
+    note = crm.records.create(crm.alice, "note", {"body": "hello"})
+    crm.records.create(crm.bob, "note", {"body": "bye"})
+    assert [n["body"] for n in crm.records.list(crm.alice, "note").rows] == ["hello"]
+    assert sorted(n["body"] for n in crm.records.list(crm.mona, "note").rows) == ["bye", "hello"]
+    assert crm.records.list(crm.carol, "note").rows == []
+    assert crm.records.get(crm.alice, "note", note["id"])["body"] == "hello"
+
+
+def test_update_and_delete_scopes(crm, data):
+    r = crm.records
+    bob_acc = data["bob"][0]
+    with pytest.raises(Forbidden):                       # alice reads bob's account (team) but updates own only
+        r.update(crm.alice, "account", bob_acc["id"], {"city": "Eger"}, None)
+    with pytest.raises(NotFound):                        # carol cannot even see it
+        r.update(crm.carol, "account", bob_acc["id"], {"city": "Eger"}, None)
+    assert r.update(crm.mona, "account", bob_acc["id"], {"city": "Eger"}, None)["city"] == "Eger"
+    with pytest.raises(Forbidden):                       # reps never delete accounts
+        r.delete(crm.alice, "account", data["alice"][0]["id"])
+    bob_deal = data["bob"][1]
+    with pytest.raises(NotFound):
+        r.delete(crm.alice, "deal", bob_deal["id"])
+    r.delete(crm.mona, "deal", bob_deal["id"])           # team
+
+
+def test_linked_children_need_their_own_permissions(crm, data):
+    deal = data["alice"][1]
+    product = crm.records.list(crm.admin, "product").rows[0]
+    with pytest.raises(Forbidden):                        # vic may not even create deals
+        crm.records.create(crm.vic, "deal", {"name": "x", "account": data["alice"][0]["id"], "amount": 1,
+                                              "items": [{"product": product["id"]}]})
+    updated = crm.records.update(crm.alice, "deal", deal["id"], {"items": []}, deal["version"])
+    assert updated["items"] == []
+
+
+def test_can_and_explain(crm, data):
+    perms = Permissions(crm.config, crm.tables, crm.engine)
+    bob_acc = data["bob"][0]["id"]
+    assert perms.can(crm.alice, "read", "account", bob_acc)
+    assert not perms.can(crm.alice, "update", "account", bob_acc)
+    assert perms.can(crm.mona, "update", "account", bob_acc)
+    assert perms.can(crm.alice, "create", "deal") and not perms.can(crm.vic, "create", "deal")
+    assert not perms.can(crm.vic, "read", "account")
+    lines = perms.explain(crm.mona, "account", bob_acc)
+    text = "\n".join(lines)
+    assert "role manager (inherits rep): account read all" in text
+    assert "effective on account: read all, create yes, update team, delete none" in text
+    assert "owner bob, team north" in text and "update yes (team)" in text
+    assert "hidden fields: revenue" in text
+    text = "\n".join(perms.explain(crm.alice, "deal_line"))
+    assert "own/team follow its link 'deal' to deal" in text
+
+
+def test_roles_are_unioned_most_permissive_wins(crm, data):
+    both = crm.users.add("zed", roles=["viewer", "manager"], team="north")
+    perms = Permissions(crm.config, crm.tables, crm.engine)
+    assert perms.scope(both, "account", "read") == "all"
+    assert perms.hidden(both, "account") == {"revenue"}            # viewer does not read accounts
+    unknown = crm.users.add("yul", roles=[], team="north")
+    assert crm.records.list(unknown, "account").rows == []

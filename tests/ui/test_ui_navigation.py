@@ -1,0 +1,66 @@
+"""Navigation per role: readable entities and the roles' dashboards, in the user's language."""
+from __future__ import annotations
+
+import re
+
+from ui.navigation import build_navigation
+from ui.services import build_services
+
+
+def nav_entities(html: str) -> list[str]:
+    nav = html[html.index('<nav id="site-nav"'):html.index("</nav>")]
+    return re.findall(r'data-entity="([a-z_]+)"', nav)
+
+
+def nav_links(html: str) -> list[str]:
+    nav = html[html.index('<nav id="site-nav"'):html.index("</nav>")]
+    return re.findall(r'<a href="([^"]+)"', nav)
+
+
+def test_rep_sees_what_the_role_reads_but_not_line_entities(site):
+    html = site.signed_in("anna").get("/").text
+    assert nav_entities(html) == ["account", "deal"]          # deal_line lives inside deals
+    assert "/dashboards/rep_board" in nav_links(html)
+    assert "/dashboards/manager_board" not in nav_links(html)
+
+
+def test_viewer_sees_only_products_and_no_dashboards(site):
+    html = site.signed_in("vic").get("/").text
+    assert nav_entities(html) == ["product"]
+    assert not [link for link in nav_links(html) if link.startswith("/dashboards/")]
+
+
+def test_several_roles_see_the_union(site):
+    assert nav_entities(site.signed_in("both").get("/").text) == ["account", "deal", "product"]
+
+
+def test_inherited_roles_see_their_own_and_their_parents_dashboards(site):
+    links = nav_links(site.signed_in("mona").get("/").text)
+    assert "/dashboards/manager_board" in links
+    assert "/dashboards/rep_board" not in links      # names 'rep', not 'manager'
+
+
+def test_admins_see_everything(site):
+    html = site.signed_in("root").get("/").text
+    assert nav_entities(html) == ["account", "deal", "product"]
+    assert {"/dashboards/rep_board", "/dashboards/manager_board"} <= set(nav_links(html))
+
+
+def test_labels_are_in_the_users_language(site):
+    assert ">Deals</a>" in site.signed_in("anna").get("/").text
+    hungarian = site.signed_in("mona").get("/").text
+    assert ">Üzletek</a>" in hungarian and ">Csapat értékesítései</a>" in hungarian
+
+
+def test_the_current_page_is_marked(site):
+    html = site.signed_in("anna").get("/").text
+    assert '<a href="/" aria-current="page">' in html
+
+
+def test_build_navigation_directly(site):
+    services = build_services(site.config, site.engine)
+    anna = site.users.actor("anna")
+    nav = build_navigation(site.config, services.permissions, anna, "hu", url_prefix="/crm")
+    assert [(i.name, i.label, i.url) for i in nav.entities] == [
+        ("account", "Ügyfelek", "/crm/records/account"), ("deal", "Üzletek", "/crm/records/deal")]
+    assert [i.name for i in nav.dashboards] == ["rep_board"]

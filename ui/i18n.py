@@ -1,0 +1,88 @@
+"""UI strings per language: gettext catalogs in `ui/locale/<lang>/LC_MESSAGES/messages.po`.
+
+    catalogs = Catalogs.load(LOCALE_DIR, ["hu", "en"])
+    catalogs.get("hu").gettext("Sign in")        # 'Bejelentkezés'
+
+The source strings are English; a language without a catalog (or a string
+without a translation) shows the English text. `make install` compiles each
+`.po` to a `.mo` (git-ignored); when a `.mo` is missing or older than its
+`.po`, the `.po` is compiled in memory here instead, so an edited catalog is
+never shadowed by a stale build. Configured labels (entities, fields, roles)
+are not in these catalogs: they come from the YAML through `Label.text`.
+"""
+from __future__ import annotations
+
+import gettext
+import io
+from pathlib import Path
+from typing import Iterable
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+
+
+class Catalogs:
+    """The compiled UI catalogs of the company's languages, loaded once at start-up."""
+
+    def __init__(self, by_locale: dict[str, gettext.NullTranslations]):
+        self._by_locale = by_locale
+        self._fallback = gettext.NullTranslations()
+
+    @classmethod
+    def load(cls, directory: Path, locales: Iterable[str]) -> "Catalogs":
+        return cls({locale: _load_one(directory, locale) for locale in locales})
+
+    def get(self, locale: str) -> gettext.NullTranslations:
+        return self._by_locale.get(locale, self._fallback)
+
+
+def _load_one(directory: Path, locale: str) -> gettext.NullTranslations:
+    folder = directory / locale / "LC_MESSAGES"
+    po, mo = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
+    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+        with mo.open("rb") as fp:
+            return Translations(fp, domain=DOMAIN)
+    if po.exists():
+        with po.open("rb") as fp:
+            catalog = read_po(fp, locale=locale, domain=DOMAIN)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        return Translations(buffer, domain=DOMAIN)
+    return gettext.NullTranslations()
+
+
+def negotiate(accept_language: str | None, available: Iterable[str], default: str) -> str:
+    """The best of `available` for an Accept-Language header (for visitors not signed in)."""
+    wanted: list[tuple[float, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        if not tag or tag == "*":
+            continue
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        # Sort by quality, then by the order given: stable for equal weights.
+        wanted.append((-quality + index * 1e-6, tag.replace("_", "-").lower()))
+    choices = list(available)
+    for _, tag in sorted(wanted):
+        for code in choices:
+            if tag == code.lower() or tag.split("-")[0] == code.lower().split("-")[0]:
+                return code
+    return default
+
+
+def language_name(locale: str) -> str:
+    """The language's own name ('magyar', 'English'), for the language switch."""
+    try:
+        return Locale.parse(locale).get_display_name(locale) or locale
+    except (UnknownLocaleError, ValueError):
+        return locale

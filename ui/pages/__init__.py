@@ -1,0 +1,14 @@
+"""The pages of the UI, one module per concern; each exports `ROUTES`.
+
+To add a page: write `ui/pages/<name>.py` with thin async handlers (parse the
+request, call a service with the acting user, `render()` a template) and a
+`ROUTES` list using a path from `ui/urls.py`, then add it to `ROUTES` below.
+Pages are private unless their path is in `urls.PUBLIC_PATHS`.
+"""
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from . import auth, health, home, preferences
+
+ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *home.ROUTES, *preferences.ROUTES]

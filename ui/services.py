@@ -1,0 +1,57 @@
+"""What the web handlers work with: one configuration's services, built once per Config.
+
+    services = build_services(config, engine)
+    request.app.state.services.users.authenticate(...)
+
+Handlers read `request.app.state.services` on every request (never keep it), so
+a new configuration revision can later be swapped in by replacing one object.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, update
+
+from engine.metadata import model as m
+from engine.runtime.errors import ValidationFailed
+from engine.runtime.permissions import Permissions
+from engine.runtime.tables import Tables, build_tables
+from engine.runtime.users import Users
+
+from .i18n import LOCALE_DIR, Catalogs
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The runtime services of one Config revision, plus its UI catalogs."""
+
+    config: m.Config
+    engine: Engine
+    tables: Tables
+    users: Users
+    permissions: Permissions
+    catalogs: Catalogs
+
+    def set_locale(self, user_id: int, locale: str) -> None:
+        """Stores the user's UI language on `crm_users.locale`.
+
+        The users module has no setter for it yet; this is the one place the UI
+        writes that column, to move into `Users` when it grows one.
+        """
+        if locale not in self.config.company.locales:
+            raise ValidationFailed({"locale": [f"must be one of {', '.join(self.config.company.locales)}"]})
+        users = self.tables.users
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(locale=locale))
+
+
+def build_services(config: m.Config, engine: Engine) -> Services:
+    tables = build_tables(config)
+    return Services(
+        config=config,
+        engine=engine,
+        tables=tables,
+        users=Users(config, engine, tables),
+        permissions=Permissions(config, tables, engine),
+        catalogs=Catalogs.load(LOCALE_DIR, config.company.locales),
+    )

@@ -1,0 +1,172 @@
+"""Jinja2 set-up and `render()`: how every page and fragment is produced.
+
+    return render(request, "home.html", {"greeting": ...})
+    return render(request, page_templates("list", entity.name), {...})   # list-deal.html, else list.html
+
+Templates live in `ui/templates/` (autoescape on, undefined variables are
+errors). Naming: pages are `<kind>.html`, an entity may get its own
+`<kind>-<entity>.html` (looked up first by `page_templates`), partials and
+htmx fragments start with `_`. Every template receives, from `page_context`:
+
+    request, actor (None when signed out), company, locale, locales [(code, name)],
+    nav (None when signed out), csrf_token, htmx_config, current_path, root_path
+
+and can use `_()` / `{% trans %}` (the request's catalog), `csrf_field()`,
+`static(path)`, `url_for(name, ...)`, and the filters `label` (a configured
+Label in the user's language), `number`, `money`, `percent`, `date`, `datetime`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from engine.metadata import model as m
+
+from . import sessions
+from .csrf import FIELD as CSRF_FIELD
+from .formatting import Formatter
+from .i18n import language_name
+from .navigation import build_navigation
+from .web import current_actor, request_locale, services
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+# htmx 2 settings, read from <meta name="htmx-config">. Why each one:
+HTMX_CONFIG: dict[str, Any] = {
+    "includeIndicatorStyles": False,   # htmx would inject a <style>; the CSP allows none
+    "allowEval": False,                # no eval (hx-on, js: values); the CSP allows none
+    "allowScriptTags": False,          # swapped fragments never run scripts
+    "historyCacheSize": 0,             # keep customer data out of localStorage
+    "refreshOnHistoryMiss": True,      # ... so back/forward reloads the page instead
+    "selfRequestsOnly": True,
+    # Error responses are swapped too: the error handler retargets them to #flash,
+    # and a form answered with 422 replaces itself with its errors shown.
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "[45]..", "swap": True, "error": True},
+        {"code": "...", "swap": False},
+    ],
+}
+
+
+def page_templates(kind: str, entity: str | None = None) -> list[str]:
+    """Template names to try, most specific first: `list-deal.html`, `list.html`."""
+    return ([f"{kind}-{entity}.html"] if entity else []) + [f"{kind}.html"]
+
+
+def render(request: Request, template: str | Sequence[str], context: Mapping[str, Any] | None = None,
+           *, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A full page or fragment; a list of names means the first that exists."""
+    templates: Jinja2Templates = request.app.state.templates
+    name = template if isinstance(template, str) else templates.env.select_template(list(template)).name
+    return templates.TemplateResponse(request, name, dict(context or {}), status_code=status_code,
+                                      headers=headers)
+
+
+def page_context(request: Request) -> dict[str, Any]:
+    """What every template gets (see the module docstring)."""
+    svc = services(request)
+    actor = current_actor(request)
+    locale = request_locale(request)
+    root_path = request.scope.get("root_path", "")
+    nav = build_navigation(svc.config, svc.permissions, actor, locale, root_path) if actor else None
+    return {
+        "actor": actor,
+        "company": svc.config.company,
+        "locale": locale,
+        "locales": [(code, language_name(code)) for code in svc.config.company.locales],
+        "nav": nav,
+        "csrf_token": sessions.csrf_token(request),
+        "htmx_config": json.dumps(HTMX_CONFIG, separators=(",", ":")),
+        "current_path": request.url.path,
+        "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "root_path": root_path,
+        "translations": svc.catalogs.get(locale),
+        "fmt": Formatter(locale, svc.config.company.currency, svc.config.company.timezone),
+    }
+
+
+def build_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(directory),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # The catalog is picked per render from the context, so one Environment
+    # serves every language at once (no global "current language").
+    env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(label=_label, number=_number, money=_money, percent=_percent,
+                       date=_date, datetime=_datetime)
+    env.globals.update(csrf_field=_csrf_field, static=_static)
+    return Jinja2Templates(env=env, context_processors=[page_context])
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return str(context["translations"].gettext(message))
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return str(context["translations"].ngettext(singular, plural, n))
+
+
+@pass_context
+def _label(context: Context, value: m.Label | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.text(context["locale"], context["company"].default_locale)
+
+
+def _fmt(context: Context) -> Formatter:
+    return context["fmt"]  # type: ignore[no-any-return]
+
+
+@pass_context
+def _number(context: Context, value: Any, decimals: int | None = None) -> str:
+    return _fmt(context).number(value, decimals)
+
+
+@pass_context
+def _money(context: Context, value: Any, currency: str | None = None) -> str:
+    return _fmt(context).money(value, currency)
+
+
+@pass_context
+def _percent(context: Context, value: Any) -> str:
+    return _fmt(context).percent(value)
+
+
+@pass_context
+def _date(context: Context, value: Any) -> str:
+    return _fmt(context).date(value)
+
+
+@pass_context
+def _datetime(context: Context, value: Any) -> str:
+    return _fmt(context).datetime(value)
+
+
+@pass_context
+def _csrf_field(context: Context) -> Markup:
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, context["csrf_token"])
+
+
+@pass_context
+def _static(context: Context, path: str) -> str:
+    """The URL path of a file below ui/static/ (relative, so proxies and CSP agree)."""
+    return str(context["request"].url_for("static", path=path).path)
