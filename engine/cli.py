@@ -64,8 +64,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     import os
-    from .runtime.migrate import MigrationRefused, apply_plan
-    from .runtime.plan import plan_migration
+
+    from .runtime.migrate import MigrationRefused, migrate
     target = _migration_target(args)
     if target is None:
         return 1
@@ -79,24 +79,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             time.sleep(pause)
 
     try:
-        for _ in range(3):                      # a repair of an interrupted migration is planned on its own
-            plan = plan_migration(engine, config, purge=args.purge)
-            if plan.empty:
-                print(f"Nothing to do: the database matches configuration revision {config.revision}.")
-                return 0
-            print(f"Applying {len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''} "
-                  f"(revision {plan.revision}):", flush=True)
-            applied = apply_plan(engine, plan, confirm=args.confirm, after_step=progress)
-            print(f"Migrated to revision {applied.revision}: {len(applied.steps)} steps "
-                  f"in {applied.seconds * 1000:.0f} ms.")
-            if plan.complete:
-                return 0
-        return 0
+        applied = migrate(engine, config, purge=args.purge, confirm=args.confirm, after_step=progress)
     except MigrationRefused as exc:
         print(exc)
         return 1
     finally:
         engine.dispose()
+    if not applied:
+        print(f"Nothing to do: the database matches configuration revision {config.revision}.")
+    for done in applied:
+        print(f"Migrated to revision {done.revision}: {len(done.steps)} step{'s' if len(done.steps) != 1 else ''} "
+              f"in {done.seconds * 1000:.0f} ms (committed).")
+    return 0
 
 
 def add_migration_commands(sub) -> None:
@@ -107,7 +101,8 @@ def add_migration_commands(sub) -> None:
     p.add_argument("--purge", action="store_true", help="also plan dropping retired fields and entities")
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("migrate", help="bring the database to the configuration (safe steps only unless --confirm)")
+    p = sub.add_parser("migrate", help="bring the database to the configuration, all or nothing "
+                                       "(--confirm for the steps that need it)")
     p.add_argument("--config", default="configs")
     p.add_argument("--db", default=None, help="database URL (default: CRM_DATABASE_URL or var/crm.sqlite3)")
     p.add_argument("--confirm", action="store_true", help="also run the steps that need confirmation")

@@ -67,7 +67,7 @@ def render(request: Request, template: str | Sequence[str], context: Mapping[str
            *, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A full page or fragment; a list of names means the first that exists."""
     templates: Jinja2Templates = request.app.state.templates
-    name = template if isinstance(template, str) else templates.env.select_template(list(template)).name
+    name = template if isinstance(template, str) else str(templates.env.select_template(list(template)).name)
     return templates.TemplateResponse(request, name, dict(context or {}), status_code=status_code,
                                       headers=headers)
 

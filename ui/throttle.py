@@ -33,7 +33,7 @@ def doubling_delay(base: float = 0.5, cap: float = 8.0) -> DelayPolicy:
     def delay(failures: int) -> float:
         if failures <= 0:
             return 0.0
-        return min(cap, base * 2 ** min(failures - 1, 30))
+        return float(min(cap, base * 2.0 ** min(failures - 1, 30)))
     return delay
 
 

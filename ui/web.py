@@ -51,8 +51,8 @@ def request_locale(request: HTTPConnection) -> str:
     """The UI language: the user's own, else the browser's best match, else the company's."""
     company = services(request).config.company
     actor = current_actor(request)
-    if actor is not None and actor.locale in company.locales:
-        return actor.locale  # type: ignore[return-value]
+    if actor is not None and actor.locale and actor.locale in company.locales:
+        return actor.locale
     return negotiate(request.headers.get("accept-language"), company.locales, company.default_locale)
 
 

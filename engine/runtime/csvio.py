@@ -15,6 +15,7 @@ import csv
 import io
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterator
@@ -139,13 +140,20 @@ class RefusalReport:
             self._writer.writerow(self.HEADER)
         self.rows = 0          # refused rows
         self.problems = 0      # (row, field, reason) lines
+        self._lock = threading.Lock()
 
     def add(self, row: int, problems: list[tuple[str, str]]) -> None:
-        self.rows += 1
-        self.problems += len(problems)
-        if self._writer:
-            for field_name, reason in problems:
-                self._writer.writerow((row, field_name, safe_cell(reason)))
+        self.add_all([(row, problems)])
+
+    def add_all(self, refused: list[tuple[int, list[tuple[str, str]]]]) -> None:
+        """Several refused rows, in row order (safe from the import's writer thread too)."""
+        with self._lock:
+            for row, problems in sorted(refused):
+                self.rows += 1
+                self.problems += len(problems)
+                if self._writer:
+                    for field_name, reason in problems:
+                        self._writer.writerow((row, field_name, safe_cell(reason)))
 
     def close(self) -> None:
         if self._file:

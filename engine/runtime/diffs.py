@@ -98,7 +98,7 @@ class DiffReader:
                 self.steps.append(st.CreateTable(table=table.name, definition=table,
                                                  inline_fks=None if inline_all else tuple(fks)))
             elif not inline_all:
-                for fk in fks:
+                for fk in sorted(fks, key=lambda fk: (fk.table.name, str(fk.name))):
                     self.steps.append(ks.AddForeignKey(table=fk.table.name, fk=fk))
 
     def _add_column(self, schema: Any, tname: str, column: sa.Column) -> None:
@@ -117,16 +117,18 @@ class DiffReader:
         change, check = rowcheck.type_change(self.snap.table(tname), cname, old, new)
         if change == "same":
             return
-        self.steps.append(st.ChangeType(
-            table=table, column=column, old_type=old, new_type=self.target.tables[table].c[column].type,
-            change=change, check=check, classification=st.SAFE if change == "widen" else st.CONFIRM))
+        new_type = self.target.tables[table].c[column].type
+        if change == "widen":
+            self.steps.append(st.WidenColumn(table=table, column=column, old_type=old, new_type=new_type))
+        else:
+            self.steps.append(st.Narrowing(table=table, column=column, old_type=old, new_type=new_type,
+                                           change=change, check=check))
 
     def _modify_nullable(self, schema: Any, tname: str, cname: str, existing: dict, old: bool, new: bool) -> None:
         table, column = self._new(tname, cname)
         assert column is not None
         live = self.snap.table(tname)
-        check = None if new else rowcheck.RowCheck(
-            tname, "empty", sa.select(live.c.id, live.c[cname]).where(live.c[cname].is_(None)))
+        check = None if new else rowcheck.empty(live, cname)
         self.steps.append(st.ChangeNullable(
             table=table, column=column, nullable=new, existing_type=existing.get("existing_type") or live.c[cname].type,
             check=check, classification=st.SAFE if new else st.CONFIRM))

@@ -109,8 +109,11 @@ class ChunkPreparer:
                 self._resolve_link(conn, column, parsed, cache)
         if self.actor.id is not None and self._current_user is None:
             self._current_user = self._user_row(conn, self.actor.id)
+        # One evaluation context for the chunk: the clock read once, each linked row loaded once.
+        run = _Run(EvalEnv(config=self.config, entity=self.ent.name, record={}, load=cache, now=now,
+                           current_user=self._current_user))
         for row in parsed:
-            self._complete(row, cache, now)
+            self._complete(row, run, cache, now)
         self._check_ids(conn, parsed)
         self._check_unique(conn, parsed)
         result = ChunkResult()
@@ -240,13 +243,10 @@ class ChunkPreparer:
                                    else f"{f.entity} {text} does not exist")
 
     # -- defaults, ownership, required, link filters, rules -------------------------------------------
-    def _complete(self, row: _Row, cache: RowCache, now: dt.datetime) -> None:
+    def _complete(self, row: _Row, run: _Run, cache: RowCache, now: dt.datetime) -> None:
         """Defaults, owner and team, first stage, required fields, link filters, validation rules."""
         record, problems = row.record, row.problems
         refused = problems.fields
-        env = EvalEnv(config=self.config, entity=self.ent.name, record=record, load=cache,
-                      now=now, current_user=self._current_user)
-        run = _Run(env)      # one evaluation context per row: the clock read once, linked rows once
         # An empty cell is no value: the default applies, as for a field left out of a form.
         for name, (value, errors) in self.literal_defaults.items():
             if record[name] is None and name not in refused:

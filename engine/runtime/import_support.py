@@ -25,24 +25,33 @@ from .values import ValueContext, convert
 
 
 class MemoConvert:
-    """`values.convert`, once per distinct raw text of a field (up to LIMIT texts per field)."""
+    """`values.convert`, once per distinct raw text of a field (up to LIMIT texts per field).
+
+    A column whose values hardly repeat (names, amounts) stops being remembered
+    once LIMIT texts are seen with few hits: the lookups would only cost time.
+    """
 
     LIMIT = 4096
 
     def __init__(self, ctx: ValueContext, entity: m.Entity):
         self.ctx = ctx
-        self.memos: dict[str, dict[str, tuple[Any, list[str]]]] = {
+        self.memos: dict[str, dict[str, tuple[Any, list[str]]] | None] = {
             f.name: {} for f in entity.fields.values() if f.stored and memoizable(f)}
+        self.hits: dict[str, int] = dict.fromkeys(self.memos, 0)
 
     def __call__(self, f: m.Field, raw: str) -> tuple[Any, list[str]]:
         memo = self.memos.get(f.name)
         if memo is None:
             return convert(f, raw, self.ctx)
         hit = memo.get(raw)
-        if hit is None:
-            hit = convert(f, raw, self.ctx)
-            if len(memo) < self.LIMIT:
-                memo[raw] = hit
+        if hit is not None:
+            self.hits[f.name] += 1
+            return hit
+        hit = convert(f, raw, self.ctx)
+        if len(memo) < self.LIMIT:
+            memo[raw] = hit
+        elif self.hits[f.name] < self.LIMIT:
+            self.memos[f.name] = None
         return hit
 
 

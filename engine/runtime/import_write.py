@@ -14,6 +14,7 @@ because SQLAlchemy's per-row statement handling costs more than the insert.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -74,6 +75,8 @@ class BatchWriter:
         self.autonumbers = [f for f in self.stored if f.type == "autonumber"]
         self.zone = ZoneInfo(records.config.company.timezone)
         self.columns = SYSTEM_COLUMNS + tuple(f.name for f in self.stored)
+        # Columns whose stored form differs from the value (multichoice: JSON text).
+        self.listed = [(len(SYSTEM_COLUMNS) + i, f) for i, f in enumerate(self.stored) if f.type == "multichoice"]
         self.audit_json = AuditJson(entity)
         self._inserts: dict[str, tuple[_RawInsert, _RawInsert]] = {}
 
@@ -84,11 +87,14 @@ class BatchWriter:
         self._assign_ids(conn, ready)
         for f in self.autonumbers:
             self._number(conn, f, ready)
-        stored = self.stored
+        columns, listed = self.columns, self.listed
         rows = []
         for p in ready:
             record = p.record
-            rows.append([record[c] for c in SYSTEM_COLUMNS] + [to_column(f, record[f.name]) for f in stored])
+            row = [record[c] for c in columns]
+            for i, f in listed:
+                row[i] = to_column(f, row[i])
+            rows.append(row)
         rows_sql.run(conn, rows)
         name, user, revision = self.entity.name, self.actor.id, self.records.config.revision
         encode = self.audit_json
@@ -133,14 +139,41 @@ class BatchWriter:
         """One counter bump per period for the whole batch: numbers stay unique, as one save at a time."""
         fmt = f.format or DEFAULT_FORMAT
         groups: dict[str, list[tuple[Prepared, dt.date]]] = {}
-        for p in ready:
-            if p.record.get(f.name) is None:
-                day = p.record["created_at"].astimezone(self.zone).date()
-                groups.setdefault(period_of(fmt, day), []).append((p, day))
+        periods: dict[dt.date, str] = {}
+        for p in ready:   # every row, also one numbered by a batch that was rolled back
+            day = p.record["created_at"].astimezone(self.zone).date()
+            period = periods.get(day)
+            if period is None:
+                period = periods[day] = period_of(fmt, day)
+            groups.setdefault(period, []).append((p, day))
         for period, items in groups.items():
             last = reserve_block(conn, self.sequences, f"{self.entity.name}.{f.name}/{period}", len(items))
+            numbered = _Renderer(fmt, items[0][1])
             for offset, (p, day) in enumerate(items):
-                p.record[f.name] = render(fmt, last - len(items) + 1 + offset, day)
+                p.record[f.name] = numbered(last - len(items) + 1 + offset, day)
+
+
+class _Renderer:
+    """`autonumber.render` for many numbers of one counter period.
+
+    Within a period every date part of the format is the same (the period is as
+    fine as the finest date part), so the text around the number is rendered
+    once, with a marker number, and only the number changes.
+    """
+
+    MARK = 10**30 + 7
+
+    def __init__(self, fmt: str, day: dt.date):
+        self.fmt = fmt
+        sample = render(fmt, self.MARK, day)
+        self.parts = sample.split(str(self.MARK)) if sample.count(str(self.MARK)) == 1 else None
+        width = re.search(r"\{seq:(\d+)\}", fmt)
+        self.width = int(width.group(1)) if width else 0
+
+    def __call__(self, seq: int, day: dt.date) -> str:
+        if self.parts is None:
+            return render(self.fmt, seq, day)
+        return self.parts[0] + str(seq).zfill(self.width) + self.parts[1]
 
 
 def reserve_block(conn: Connection, sequences: Table, name: str, count: int) -> int:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from typing import IO
@@ -80,12 +82,23 @@ def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathL
                                    records.permissions.hidden(actor, entity))
             except ColumnsRefused as exc:
                 raise ValidationFailed({"columns": exc.problems}) from None
-            writer = BatchWriter(records, actor, records.config.entities[entity])
             preparer = ChunkPreparer(records, actor, plan)
-            for chunk in _chunks(source, chunk_size):
-                rows += len(chunk)
-                imported += _one_chunk(records, preparer, writer, chunk, refusals, dry_run)
-                bar.update(rows, refusals.rows, source.fraction())
+            writer = None if dry_run else _WriterThread(records, BatchWriter(records, actor, plan.entity), refusals)
+            try:
+                for chunk in _chunks(source, chunk_size):
+                    rows += len(chunk)
+                    now = records.clock()
+                    with records.engine.connect() as conn:
+                        result = preparer.prepare(conn, chunk, now)
+                    refusals.add_all(result.refused)
+                    if writer is None:
+                        imported += len(result.ready)
+                    else:
+                        writer.submit(result.ready, now)
+                    bar.update(rows, refusals.rows, source.fraction())
+            finally:
+                if writer is not None:
+                    imported = writer.finish()
     finally:
         refusals.close()
     bar.update(rows, refusals.rows, 1.0, final=True)
@@ -107,40 +120,67 @@ def _chunks(source: CsvStream, size: int):
         yield chunk
 
 
-def _one_chunk(records: Records, preparer: ChunkPreparer, writer: BatchWriter,
-               chunk: list[tuple[int, list[str]]], refusals: RefusalReport, dry_run: bool) -> int:
-    now = records.clock()
-    if dry_run:
-        with records.engine.connect() as conn:
-            result = preparer.prepare(conn, chunk, now)
-    else:
-        try:
-            with records.transaction() as conn:
-                result = preparer.prepare(conn, chunk, now)
-                writer.write(conn, result.ready, now)
-        except IntegrityError:
-            # Someone else wrote a clashing value meanwhile: find the rows row by row.
-            result = _row_by_row(records, preparer, writer, chunk, now)
-    for line, problems in sorted(result.refused):
-        refusals.add(line, problems)
-    return len(result.ready)
+class _WriterThread:
+    """Writes prepared batches in a thread of its own while the next chunk is being checked.
 
+    The database's own work (index updates, commit) runs without Python's lock,
+    so checking and writing overlap. One batch waits at most; an error in the
+    writer stops the import at the next `submit`.
+    """
 
-def _row_by_row(records: Records, preparer: ChunkPreparer, writer: BatchWriter,
-                chunk: list[tuple[int, list[str]]], now: dt.datetime):
-    """The slow path after a failed batch: each good row in its own savepoint."""
-    with records.transaction() as conn:
-        result = preparer.prepare(conn, chunk, now)
-        written: list[Prepared] = []
-        for item in result.ready:
+    def __init__(self, records: Records, writer: BatchWriter, refusals: RefusalReport):
+        self.records = records
+        self.writer = writer
+        self.refusals = refusals
+        self.written = 0
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[tuple[list[Prepared], dt.datetime] | None] = queue.Queue(maxsize=1)
+        self.thread = threading.Thread(target=self._run, name="crm-import-writer", daemon=True)
+        self.thread.start()
+
+    def submit(self, ready: list[Prepared], now: dt.datetime) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((ready, now))
+
+    def finish(self) -> int:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.written
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue              # drain: the main thread raises at its next submit
+            ready, now = item
             try:
-                with conn.begin_nested():
-                    writer.write(conn, [item], now)
-                written.append(item)
-            except IntegrityError as exc:
-                result.refused.append((item.line, [("", f"the database refused the row: {exc.orig}")]))
-        result.ready = written
-    return result
+                self.written += self._write(ready, now)
+            except BaseException as exc:
+                self.error = exc
+
+    def _write(self, ready: list[Prepared], now: dt.datetime) -> int:
+        try:
+            with self.records.transaction() as conn:
+                self.writer.write(conn, ready, now)
+            return len(ready)
+        except IntegrityError:
+            # A value taken meanwhile (another user, or the batch before this one): row by row.
+            return self._row_by_row(ready, now)
+
+    def _row_by_row(self, ready: list[Prepared], now: dt.datetime) -> int:
+        """The slow path after a refused batch: each row in its own savepoint."""
+        written = 0
+        with self.records.transaction() as conn:
+            for item in ready:
+                try:
+                    with conn.begin_nested():
+                        self.writer.write(conn, [item], now)
+                    written += 1
+                except IntegrityError as exc:
+                    self.refusals.add_all([(item.line, [("", f"the database refused the row: {exc.orig}")])])
+        return written
 
 
 __all__ = ["ImportResult", "import_csv"]

@@ -192,7 +192,9 @@ def _option_steps(config: m.Config, previous: m.Config | None, snap: Snapshot,
                 continue
             # No earlier configuration to compare with: check every value against the options.
             if f.type == "multichoice":
-                check = rowcheck.where(live, live_col, ~col.like("[%"), "not holding a list of options")
+                # Stored as JSON text ('["a", "b"]'); the records service reads '' as no keys.
+                check = rowcheck.where(live, live_col, sa.and_(~col.like("[%"), col != ""),
+                                       "not holding a list of options")
             else:
                 check = rowcheck.where(live, live_col, col.not_in(sorted(options)), "holding a key that is not an option")
             yield st.OptionsChanged(table=entity.table, column=f.name, check=check)

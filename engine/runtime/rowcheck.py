@@ -49,9 +49,21 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def key_of(table: sa.Table) -> sa.Column:
+    """What identifies a row in a refusal: `id` in entity tables, else the primary key's first column."""
+    if "id" in table.c:
+        return table.c.id
+    return next(iter(table.primary_key.columns), None) or next(iter(table.c))
+
+
 def where(table: sa.Table, column: str, condition: sa.ColumnElement[bool], what: str) -> RowCheck:
     col = table.c[column]
-    return RowCheck(table.name, what, sa.select(table.c.id, col).where(col.is_not(None), condition))
+    return RowCheck(table.name, what, sa.select(key_of(table), col).where(col.is_not(None), condition))
+
+
+def empty(table: sa.Table, column: str) -> RowCheck:
+    col = table.c[column]
+    return RowCheck(table.name, "empty", sa.select(key_of(table), col).where(col.is_(None)))
 
 
 def duplicates(table: sa.Table, columns: list[str]) -> RowCheck:
@@ -59,19 +71,20 @@ def duplicates(table: sa.Table, columns: list[str]) -> RowCheck:
     dup = sa.select(*cols).where(*[c.is_not(None) for c in cols]).group_by(*cols).having(sa.func.count() > 1)
     key = sa.tuple_(*cols) if len(cols) > 1 else cols[0]
     return RowCheck(table.name, "sharing a value that must be unique",
-                    sa.select(table.c.id, cols[0]).where(key.in_(dup)))
+                    sa.select(key_of(table), cols[0]).where(key.in_(dup)))
 
 
 def dangling(table: sa.Table, column: str, referred: sa.Table) -> RowCheck:
     col = table.c[column]
-    exists = sa.select(referred.c.id).where(referred.c.id == col).exists()
+    target = key_of(referred)
+    exists = sa.select(target).where(target == col).exists()
     return RowCheck(table.name, f"pointing at no {referred.name} record",
-                    sa.select(table.c.id, col).where(col.is_not(None), ~exists))
+                    sa.select(key_of(table), col).where(col.is_not(None), ~exists))
 
 
 def any_value(table: sa.Table, column: str, what: str) -> RowCheck:
     col = table.c[column]
-    return RowCheck(table.name, what, sa.select(table.c.id, col).where(col.is_not(None)))
+    return RowCheck(table.name, what, sa.select(key_of(table), col).where(col.is_not(None)))
 
 
 # -- type changes --------------------------------------------------------------------------

@@ -249,7 +249,7 @@ def _type_name(type_: sa.types.TypeEngine) -> str:
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class ChangeType(Step):
-    """A column type change: widening (safe) or narrowing/converting (checked, confirmed)."""
+    """A column type change; `WidenColumn` or `Narrowing`."""
 
     phase: ClassVar[int] = 40
     column: str
@@ -258,8 +258,7 @@ class ChangeType(Step):
     change: str                                      # widen | narrow | convert
 
     def describe(self) -> str:
-        verb = {"widen": "widen", "narrow": "narrow", "convert": "convert"}[self.change]
-        return (f"{verb} {self.table}.{self.column}: {_type_name(self.old_type)} -> "
+        return (f"{self.change} {self.table}.{self.column}: {_type_name(self.old_type)} -> "
                 f"{_type_name(self.new_type)}{self._rows()}")
 
     def run(self, ops: Operations) -> None:
@@ -270,6 +269,21 @@ class ChangeType(Step):
         with altering(ops, self.table) as b:
             b.alter_column(self.column, type_=self.new_type, existing_type=self.old_type,
                            existing_nullable=True, **kw)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class WidenColumn(ChangeType):
+    """Every value fits the new type (string -> text, longer string, int -> decimal): safe."""
+
+    change: str = "widen"
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Narrowing(ChangeType):
+    """Some values might not fit ("narrow") or convert ("convert"): refused while any row would
+    lose data (the rows are listed), else it needs confirmation."""
+
+    classification: Classification = CONFIRM
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

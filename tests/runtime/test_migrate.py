@@ -207,6 +207,36 @@ def test_renaming_a_field_and_an_entity_moves_their_data(engine):
     assert {ix["name"] for ix in sa.inspect(engine).get_indexes("account")} == {"ix_account_parent"}
 
 
+def test_a_renamed_entity_can_change_in_the_same_plan(engine):
+    v1 = config({"entities/customer.yaml": ACCOUNT.replace("account", "customer")})
+    migrated(engine, v1)
+    insert(engine, "customer", name="ACME", size=5)
+    v2 = config({"entities/account.yaml": ACCOUNT.replace("entity: account\n", "entity: account\nrenamed_from: customer\n")
+                 .replace("  size:    {type: int}", "  headcount: {type: decimal, renamed_from: size}")
+                 .replace("  notes:   {type: text}\n", "") + "  city: {type: string, index: true}\n"})
+    plan = migrated(engine, v2)
+    assert kinds(plan) == ["RenameTable", "RenameColumn", "AddColumn", "RetireColumn", "WidenColumn",
+                           "RenameIndex", "AddIndex"], plan.report()
+    assert rows(engine, "account", "name", "headcount", "city") == [("ACME", Decimal("5"), None)]
+    assert retired(engine) == {("account", "notes")}
+
+
+def test_a_retired_entity_brought_back_under_a_new_name_keeps_its_data(engine):
+    v1 = config({"entities/customer.yaml": ACCOUNT.replace("account", "customer")})
+    migrated(engine, v1)
+    insert(engine, "customer", name="ACME", notes="kept")
+    migrated(engine, config({"entities/customer.yaml": ACCOUNT.replace("account", "customer")
+                             .replace("  notes:   {type: text}\n", "")}))
+    migrated(engine, config({}))
+    assert retired(engine) == {("customer", ""), ("customer", "notes")}
+    back = config({"entities/account.yaml": ACCOUNT.replace("entity: account\n",
+                                                             "entity: account\nrenamed_from: customer\n")})
+    plan = migrated(engine, back)
+    assert kinds(plan)[:1] == ["RenameTable"] and kinds(plan).count("Unretire") == 2
+    assert retired(engine) == set()
+    assert rows(engine, "account", "name", "notes") == [("ACME", "kept")]
+
+
 def test_a_rename_whose_old_and_new_names_both_exist_is_refused(engine):
     v1 = config({"entities/account.yaml": account(title="{type: string}")})
     migrated(engine, v1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from conftest import PASSWORD, csrf_token, page_token, sign_in
+from ui_helpers import PASSWORD, csrf_token, page_token, sign_in
 
 
 def test_pages_need_sign_in_and_remember_where_the_user_was_going(site):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_token, page_token
+from ui_helpers import csrf_token, page_token
 
 
 def test_login_form_without_token_is_refused(site):

@@ -5,9 +5,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from babel.messages.pofile import read_po
-from conftest import page_token
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
+from ui_helpers import page_token
 
 from ui.i18n import LOCALE_DIR, Catalogs, negotiate
 from ui.templating import page_context

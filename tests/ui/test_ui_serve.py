@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import FILES, SECRET
 from starlette.testclient import TestClient
+from ui_helpers import FILES, SECRET
 
 from engine.cli import build_parser
 from engine.metadata.loader import load_config
@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_serve_options():
     args = build_parser().parse_args(["serve", "--config", "cfg", "--db", "sqlite://", "--port", "9000"])
-    assert (args.config, args.db, args.host, args.port, args.secure_cookies) == ("cfg", "sqlite://", "127.0.0.1", 9000, False)
+    assert (args.config, args.db, args.host, args.port) == ("cfg", "sqlite://", "127.0.0.1", 9000)
+    assert args.secure_cookies is False
     defaults = build_parser().parse_args(["serve"])
     assert (defaults.config, defaults.db, defaults.port) == ("configs", None, 8000)
 
@@ -55,18 +56,23 @@ def test_serve_reports_an_invalid_configuration(write_config, monkeypatch, capsy
     assert "roles.yaml" in capsys.readouterr().err
 
 
-def test_the_app_does_not_start_on_an_unmigrated_database(write_config, tmp_path):
-    app = create_app(load_config(write_config(FILES)), make_engine(f"sqlite:///{tmp_path / 'empty.db'}"),
-                     secret_key=SECRET)
+@pytest.fixture
+def empty_engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    yield engine
+    engine.dispose()
+
+
+def test_the_app_does_not_start_on_an_unmigrated_database(write_config, empty_engine):
+    app = create_app(load_config(write_config(FILES)), empty_engine, secret_key=SECRET)
     with pytest.raises(DatabaseNotReady, match="crm migrate"):
         with TestClient(app):
             pass
 
 
-def test_a_short_secret_key_is_refused(write_config, tmp_path):
+def test_a_short_secret_key_is_refused(write_config, empty_engine):
     with pytest.raises(ValueError, match="at least 32"):
-        create_app(load_config(write_config(FILES)), make_engine(f"sqlite:///{tmp_path / 'x.db'}"),
-                   secret_key="short")
+        create_app(load_config(write_config(FILES)), empty_engine, secret_key="short")
 
 
 def test_front_end_packages_are_pinned():

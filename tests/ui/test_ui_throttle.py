@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import RecordingSleep
+from ui_helpers import RecordingSleep
 
 from ui.throttle import LoginThrottle, doubling_delay
 

@@ -28,7 +28,7 @@ MAX_PASSWORD_LENGTH = 1024
 async def login_form(request: Request) -> Response:
     next_path = safe_next(request.query_params.get("next"))
     if current_actor(request) is not None:
-        return RedirectResponse(next_path, status_code=303)
+        return RedirectResponse(request.scope.get("root_path", "") + next_path, status_code=303)
     return render(request, "login.html", {"next": next_path, "username": "", "failed": False})
 
 

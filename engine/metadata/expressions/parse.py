@@ -82,6 +82,8 @@ def _parse_cached(text: str) -> Expr:
     try:
         tree = ast.parse(source[indent:], mode="eval")
     except SyntaxError as exc:
+        if not exc.offset:     # Python reached the end of the text still expecting more
+            raise ExpressionError("CRM-E300", "the expression ends too early", len(text.rstrip())) from None
         raise ExpressionError("CRM-E300", exc.msg or "invalid syntax",
                               indent + _syntax_offset(source[indent:], exc)) from None
     except (RecursionError, MemoryError, ValueError):
