@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ensure_data(args.scale, folder)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = {kind: run(kind, args.scale, folder, args.chunk_size) for kind in kinds}
-    print(f"\nimport of deals.csv at scale {args.scale:g} (goal: 20,000 rows/s on SQLite)")
+    load = os.getloadavg()[0]
+    print(f"\nimport of deals.csv at scale {args.scale:g} (goal: 20,000 rows/s on SQLite); "
+          f"load average {load:.1f} on {os.cpu_count()} CPUs")
     for kind, r in results.items():
         print(f"  {kind:<10} {r['rows_per_s']:>9,.0f} rows/s   {r['cpu_rows_per_s']:>9,.0f} rows/CPU-s"
               f"   refused {r['refused']:,.0f}")

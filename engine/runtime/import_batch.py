@@ -101,7 +101,7 @@ class ChunkPreparer:
 
     # -- the chunk ------------------------------------------------------------------------------
     def prepare(self, conn: Connection, rows: Iterable[tuple[int, list[str]]], now: dt.datetime) -> ChunkResult:
-        parsed = [self._convert(line, cells, now) for line, cells in rows]
+        parsed = self._convert(rows, now)
         cache = RowCache(conn, self.records.tables, self.users)
         self._resolve_users(conn, parsed)
         for column in self.plan.fields():
@@ -125,44 +125,57 @@ class ChunkPreparer:
         return result
 
     # -- values ---------------------------------------------------------------------------------
-    def _convert(self, line: int, cells: list[str], now: dt.datetime) -> _Row:
-        """The row's cells as values; link and user cells are kept as text for the batch lookups."""
-        problems = Problems()
-        record = dict(self.blank)
-        record["created_at"] = record["updated_at"] = now
-        row = _Row(line, record, problems, {})
-        if len(cells) != self.plan.width:
-            problems.record(f"the row has {len(cells)} cells, the header {self.plan.width}")
-            return row
-        convert_one = self.convert
+    def _convert(self, chunk: Iterable[tuple[int, list[str]]], now: dt.datetime) -> list[_Row]:
+        """The cells as values, column by column; link and user cells stay text for the batch lookups."""
+        rows: list[_Row] = []
+        good: list[tuple[_Row, list[str]]] = []
+        width = self.plan.width
+        for line, cells in chunk:
+            record = dict(self.blank)
+            record["created_at"] = record["updated_at"] = now
+            row = _Row(line, record, Problems(), {})
+            rows.append(row)
+            if len(cells) == width:
+                good.append((row, cells))
+            else:
+                row.problems.record(f"the row has {len(cells)} cells, the header {width}")
         for index, kind, f, keys in self.handlers:
-            raw = cells[index]
-            if kind == "value":
-                if keys is not None and raw.strip():
-                    raw = _choice_keys(raw, keys, f.type == "multichoice")
-                value, errors = convert_one(f, raw)
-                if errors:
-                    for error in errors:
-                        problems.field(f.name, error)
-                else:
-                    record[f.name] = value
+            column = [cells[index] for _, cells in good]
+            if kind in ("value", "created_at"):
+                target = f if kind == "value" else CREATED_AT
+                name = target.name
+                for (row, _), (value, errors) in zip(good, self._convert_column(target, column, keys)):
+                    if errors:
+                        for error in errors:
+                            row.problems.field(name, error)
+                    elif value is not None:
+                        row.record[name] = value
             elif kind == "ref":
-                text = raw.strip()
-                if text:
-                    row.refs[f.name] = text
-            elif kind == "id":
-                text = raw.strip()
-                if text.isdigit() and 0 < int(text) < 2**31:
-                    row.explicit_id = int(text)
-                elif text:
-                    problems.field("id", "must be a positive whole number")
-            elif kind == "created_at" and raw.strip():
-                value, errors = convert_one(CREATED_AT, raw)
-                for error in errors:
-                    problems.field("created_at", error)
-                if value is not None:
-                    record["created_at"] = value
-        return row
+                for (row, _), raw in zip(good, column):
+                    text = raw.strip()
+                    if text:
+                        row.refs[f.name] = text
+            else:
+                for (row, _), raw in zip(good, column):
+                    text = raw.strip()
+                    if text.isdigit() and 0 < int(text) < 2**31:
+                        row.explicit_id = int(text)
+                    elif text:
+                        row.problems.field("id", "must be a positive whole number")
+        return rows
+
+    def _convert_column(self, f: m.Field, column: list[str], keys: Mapping[str, str] | None) -> list[Any]:
+        """`convert` once per distinct text of the column (choice labels become keys first)."""
+        seen: dict[str, tuple[Any, list[str]]] = {}
+        convert_one = self.convert
+        out = []
+        for raw in column:
+            hit = seen.get(raw)
+            if hit is None:
+                text = _choice_keys(raw, keys, f.type == "multichoice") if keys is not None and raw.strip() else raw
+                hit = seen[raw] = convert_one(f, text)
+            out.append(hit)
+        return out
 
     # -- users and links, one query per chunk -------------------------------------------------------
     def _resolve_users(self, conn: Connection, rows: list[_Row]) -> None:

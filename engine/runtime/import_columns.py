@@ -8,9 +8,11 @@ surrounding blanks and the difference between `_` and a space
 (`annual_revenue`, `Annual revenue`, `Éves árbevétel`). `<link>_id` names a
 link or user field by id. `id` keeps the record's id (data moved from another
 system, whose other files link to those ids); `created_at` keeps its creation
-time. Other system columns (an export's `updated_at`, `version`, ...) are
-ignored. An unknown column, two columns for one field, a computed field or a
-field hidden from the importing user stops the import before any row is read.
+time. Other system columns (an export's `updated_at`, `version`, ...) and
+computed fields (formulas, rollups, autonumbers: the engine sets them) are
+ignored, so an export imports again. An unknown column, two columns for one
+field, a lines or file field, or a field hidden from the importing user stops
+the import before any row is read.
 
 Choice values are matched the same way: by key or by any label of the option.
 """
@@ -23,8 +25,8 @@ from ..metadata import model as m
 
 ColumnKind = Literal["field", "id", "created_at", "ignored"]
 IGNORED_SYSTEM = frozenset({"created_by", "updated_at", "updated_by", "version"})
-NOT_IMPORTABLE = {"formula": "is computed", "rollup": "is computed", "lines": "holds child rows",
-                  "file": "takes files through attachments", "autonumber": "is numbered by the engine"}
+COMPUTED = frozenset({"formula", "rollup", "autonumber"})     # an export has them: ignored on import
+NOT_IMPORTABLE = {"lines": "holds child rows", "file": "takes files through attachments"}
 
 
 class ColumnsRefused(ValueError):
@@ -61,6 +63,10 @@ class ColumnPlan:
 
     def column(self, kind: ColumnKind) -> Column | None:
         return next((c for c in self.columns if c.kind == kind), None)
+
+    @property
+    def ignored(self) -> tuple[str, ...]:
+        return tuple(c.header for c in self.columns if c.kind == "ignored")
 
 
 def fold(text: str) -> str:
@@ -99,6 +105,9 @@ def map_columns(config: m.Config, entity: str, header: Sequence[str], hidden: fr
         if target is None:
             problems.append(f"column '{shown}' is not a field of {entity} "
                             f"(fields: {', '.join(f.name for f in ent.fields.values() if f.stored)})")
+            continue
+        if target.type in COMPUTED:
+            columns.append(Column(index, raw, "ignored", target))
             continue
         if target.type in NOT_IMPORTABLE:
             problems.append(f"column '{shown}': {target.name} {NOT_IMPORTABLE[target.type]}")

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Date, DateTime, Table, func, select, text
+from sqlalchemy import Connection, Date, DateTime, Dialect, Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..metadata import model as m
@@ -37,8 +39,7 @@ AUDIT_COLUMNS = ("entity", "record_id", "action", "field", "old_value", "new_val
 class _RawInsert:
     """`INSERT INTO t (cols) VALUES (?, ...)` with each column's bind processor, run as one executemany."""
 
-    def __init__(self, conn: Connection, table: Table, columns: tuple[str, ...]):
-        dialect = conn.dialect
+    def __init__(self, dialect: Dialect, table: Table, columns: tuple[str, ...]):
         quote = dialect.identifier_preparer.quote
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
@@ -48,71 +49,96 @@ class _RawInsert:
             process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
             repeats = isinstance(table.c[c].type, (Date, DateTime, UtcDateTime))
             self.processors.append(MemoBind(process) if repeats and process else process)
+        self.active = [(i, p) for i, p in enumerate(self.processors) if p is not None]
+
+    def bind(self, row: list[Any]) -> list[Any]:
+        """The row as the driver takes it (each value through its column's bind processor)."""
+        for i, process in self.active:
+            value = row[i]
+            if value is not None:
+                row[i] = process(value)
+        return row
 
     def run(self, conn: Connection, rows: list[list[Any]]) -> None:
-        if not rows:
-            return
-        active = [(i, p) for i, p in enumerate(self.processors) if p is not None]
-        for row in rows:
-            for i, process in active:
-                value = row[i]
-                if value is not None:
-                    row[i] = process(value)
-        conn.exec_driver_sql(self.sql, [tuple(r) for r in rows])
+        if rows:
+            conn.exec_driver_sql(self.sql, [tuple(r) for r in rows])
+
+
+@dataclass(slots=True)
+class Batch:
+    """Prepared records encoded for the driver, all but their ids and autonumbers (known when written)."""
+
+    items: list[Prepared]
+    rows: list[list[Any]]
+    audit: list[list[Any]]
+
+    def one(self, i: int) -> "Batch":
+        return Batch([self.items[i]], [list(self.rows[i])], [list(self.audit[i])])
 
 
 class BatchWriter:
-    """Writes prepared records of one entity for one acting user, auditing each as a 'create'."""
+    """Writes prepared records of one entity for one acting user, auditing each as a 'create'.
+
+    `encode` does the per-row work (no database needed, so it can run beside a
+    write in progress); `write` numbers the batch and inserts it.
+    """
 
     def __init__(self, records: Records, actor: Actor, entity: m.Entity):
         self.records = records
         self.actor = actor
         self.entity = entity
         self.table = records.tables.entity(entity.name)
-        self.audit = records.tables.audit
         self.sequences = records.tables("crm_sequences")
         self.stored = [f for f in entity.fields.values() if f.stored]
-        self.autonumbers = [f for f in self.stored if f.type == "autonumber"]
+        self.autonumbers = [(len(SYSTEM_COLUMNS) + i, f) for i, f in enumerate(self.stored)
+                            if f.type == "autonumber"]
         self.zone = ZoneInfo(records.config.company.timezone)
         self.columns = SYSTEM_COLUMNS + tuple(f.name for f in self.stored)
         # Columns whose stored form differs from the value (multichoice: JSON text).
         self.listed = [(len(SYSTEM_COLUMNS) + i, f) for i, f in enumerate(self.stored) if f.type == "multichoice"]
         self.audit_json = AuditJson(entity)
-        self._inserts: dict[str, tuple[_RawInsert, _RawInsert]] = {}
+        dialect = records.engine.dialect
+        self.rows_sql = _RawInsert(dialect, self.table, self.columns)
+        self.audit_sql = _RawInsert(dialect, records.tables.audit, AUDIT_COLUMNS)
 
-    def write(self, conn: Connection, ready: list[Prepared], now: dt.datetime) -> None:
-        if not ready:
-            return
-        rows_sql, audit_sql = self._statements(conn)
-        self._assign_ids(conn, ready)
-        for f in self.autonumbers:
-            self._number(conn, f, ready)
-        columns, listed = self.columns, self.listed
+    def encode(self, ready: list[Prepared], now: dt.datetime) -> Batch:
+        columns, listed, bind = self.columns, self.listed, self.rows_sql.bind
         rows = []
         for p in ready:
             record = p.record
             row = [record[c] for c in columns]
             for i, f in listed:
                 row[i] = to_column(f, row[i])
-            rows.append(row)
-        rows_sql.run(conn, rows)
+            rows.append(bind(row))
         name, user, revision = self.entity.name, self.actor.id, self.records.config.revision
-        encode = self.audit_json
-        audit_rows = [[name, p.record["id"], "create", None, None, encode(p.record), user, now, revision]
-                      for p in ready]
-        audit_sql.run(conn, audit_rows)
-
-    def _statements(self, conn: Connection) -> tuple[_RawInsert, _RawInsert]:
-        key = conn.dialect.name
-        if key not in self._inserts:
-            self._inserts[key] = (_RawInsert(conn, self.table, self.columns),
-                                  _RawInsert(conn, self.audit, AUDIT_COLUMNS))
-        return self._inserts[key]
-
-    def _assign_ids(self, conn: Connection, ready: list[Prepared]) -> None:
-        explicit = [p.explicit_id for p in ready if p.explicit_id is not None]
+        encode, bind_audit = self.audit_json, self.audit_sql.bind
+        audit = []
         for p in ready:
-            p.record["id"] = p.explicit_id
+            for _, f in self.autonumbers:      # numbered when written: a marker the number replaces
+                p.record[f.name] = _marker(f)
+            audit.append(bind_audit([name, None, "create", None, None, encode(p.record), user, now, revision]))
+        return Batch(ready, rows, audit)
+
+    def write(self, conn: Connection, batch: Batch) -> None:
+        if not batch.items:
+            return
+        ids = self._ids(conn, batch.items)
+        for row, audit, record_id in zip(batch.rows, batch.audit, ids):
+            row[0] = audit[1] = record_id
+        audit_rows = batch.audit
+        if self.autonumbers:     # the batch keeps its markers: a retry numbers it again
+            audit_rows = [list(a) for a in batch.audit]
+        for index, f in self.autonumbers:
+            marker = encode_basestring(_marker(f))
+            for row, audit, number in zip(batch.rows, audit_rows, self._numbers(conn, f, batch.items)):
+                row[index] = number
+                audit[5] = audit[5].replace(marker, encode_basestring(number), 1)
+        self.rows_sql.run(conn, batch.rows)
+        self.audit_sql.run(conn, audit_rows)
+
+    def _ids(self, conn: Connection, ready: list[Prepared]) -> list[int]:
+        """Explicit ids as given, the others a block the database hands out."""
+        explicit = [p.explicit_id for p in ready if p.explicit_id is not None]
         wanted = len(ready) - len(explicit)
         if conn.dialect.name == "postgresql":
             sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
@@ -128,29 +154,36 @@ class BatchWriter:
             start = max([int(top)] + explicit) + 1
             fresh = list(range(start, start + wanted))
         numbers = iter(fresh)
-        for p in ready:
-            if p.record["id"] is None:
-                p.record["id"] = int(next(numbers))
+        out = [p.explicit_id if p.explicit_id is not None else int(next(numbers)) for p in ready]
+        for p, record_id in zip(ready, out):
+            p.record["id"] = record_id
+        return out
 
     def _quoted(self, conn: Connection) -> str:
         return conn.dialect.identifier_preparer.quote(self.table.name)
 
-    def _number(self, conn: Connection, f: m.Field, ready: list[Prepared]) -> None:
+    def _numbers(self, conn: Connection, f: m.Field, ready: list[Prepared]) -> list[str]:
         """One counter bump per period for the whole batch: numbers stay unique, as one save at a time."""
         fmt = f.format or DEFAULT_FORMAT
-        groups: dict[str, list[tuple[Prepared, dt.date]]] = {}
+        groups: dict[str, list[tuple[int, dt.date]]] = {}
         periods: dict[dt.date, str] = {}
-        for p in ready:   # every row, also one numbered by a batch that was rolled back
+        for i, p in enumerate(ready):
             day = p.record["created_at"].astimezone(self.zone).date()
             period = periods.get(day)
             if period is None:
                 period = periods[day] = period_of(fmt, day)
-            groups.setdefault(period, []).append((p, day))
+            groups.setdefault(period, []).append((i, day))
+        out: list[str] = [""] * len(ready)
         for period, items in groups.items():
             last = reserve_block(conn, self.sequences, f"{self.entity.name}.{f.name}/{period}", len(items))
             numbered = _Renderer(fmt, items[0][1])
-            for offset, (p, day) in enumerate(items):
-                p.record[f.name] = numbered(last - len(items) + 1 + offset, day)
+            for offset, (i, day) in enumerate(items):
+                out[i] = ready[i].record[f.name] = numbered(last - len(items) + 1 + offset, day)
+        return out
+
+
+def _marker(f: m.Field) -> str:
+    return f"\x00{f.name}\x00"
 
 
 class _Renderer:

@@ -28,10 +28,10 @@ from sqlalchemy.exc import IntegrityError
 
 from .actor import Actor
 from .csvio import CsvStream, Progress, RefusalReport, open_csv_stream
-from .errors import Forbidden, NotFound, ValidationFailed
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .import_batch import ChunkPreparer, Prepared
 from .import_columns import ColumnsRefused, map_columns
-from .import_write import BatchWriter
+from .import_write import Batch, BatchWriter
 from .records import Records
 
 CHUNK_SIZE = 2000
@@ -45,6 +45,7 @@ class ImportResult:
     refused: int
     seconds: float
     dry_run: bool
+    ignored: tuple[str, ...] = ()   # columns not imported (system and computed fields)
 
     @property
     def rows_per_second(self) -> float:
@@ -52,8 +53,9 @@ class ImportResult:
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
+        ignored = f"; ignored columns: {', '.join(self.ignored)}" if self.ignored else ""
         return (f"{self.entity}: {verb} {self.imported:,} of {self.rows:,} rows, {self.refused:,} refused "
-                f"({self.seconds:.1f} s, {self.rows_per_second:,.0f} rows/s)")
+                f"({self.seconds:.1f} s, {self.rows_per_second:,.0f} rows/s){ignored}")
 
 
 def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathLike[str], *,
@@ -72,6 +74,7 @@ def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathL
     bar = Progress(progress, started)
     refusals = RefusalReport(report)
     rows = imported = 0
+    ignored: tuple[str, ...] = ()
     try:
         with open_csv_stream(path) as source:
             header = next(source.rows, None)
@@ -82,6 +85,7 @@ def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathL
                                    records.permissions.hidden(actor, entity))
             except ColumnsRefused as exc:
                 raise ValidationFailed({"columns": exc.problems}) from None
+            ignored = plan.ignored
             preparer = ChunkPreparer(records, actor, plan)
             writer = None if dry_run else _WriterThread(records, BatchWriter(records, actor, plan.entity), refusals)
             try:
@@ -102,7 +106,7 @@ def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathL
     finally:
         refusals.close()
     bar.update(rows, refusals.rows, 1.0, final=True)
-    return ImportResult(entity, rows, imported, refusals.rows, time.perf_counter() - started, dry_run)
+    return ImportResult(entity, rows, imported, refusals.rows, time.perf_counter() - started, dry_run, ignored)
 
 
 def _chunks(source: CsvStream, size: int):
@@ -134,14 +138,15 @@ class _WriterThread:
         self.refusals = refusals
         self.written = 0
         self.error: BaseException | None = None
-        self.queue: queue.Queue[tuple[list[Prepared], dt.datetime] | None] = queue.Queue(maxsize=1)
+        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
         self.thread = threading.Thread(target=self._run, name="crm-import-writer", daemon=True)
         self.thread.start()
 
     def submit(self, ready: list[Prepared], now: dt.datetime) -> None:
+        """Queues the batch; its rows are encoded here, beside the write of the batch before."""
         if self.error is not None:
             raise self.error
-        self.queue.put((ready, now))
+        self.queue.put(self.writer.encode(ready, now))
 
     def finish(self) -> int:
         self.queue.put(None)
@@ -151,32 +156,33 @@ class _WriterThread:
         return self.written
 
     def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
+        while (batch := self.queue.get()) is not None:
             if self.error is not None:
                 continue              # drain: the main thread raises at its next submit
-            ready, now = item
             try:
-                self.written += self._write(ready, now)
+                self.written += self._write(batch)
             except BaseException as exc:
                 self.error = exc
 
-    def _write(self, ready: list[Prepared], now: dt.datetime) -> int:
+    def _write(self, batch: Batch) -> int:
         try:
             with self.records.transaction() as conn:
-                self.writer.write(conn, ready, now)
-            return len(ready)
-        except IntegrityError:
+                self.writer.write(conn, batch)
+            return len(batch.items)
+        except (IntegrityError, Conflict) as exc:
+            if isinstance(exc, Conflict) and not isinstance(exc.__cause__, IntegrityError):
+                raise
             # A value taken meanwhile (another user, or the batch before this one): row by row.
-            return self._row_by_row(ready, now)
+            return self._row_by_row(batch)
 
-    def _row_by_row(self, ready: list[Prepared], now: dt.datetime) -> int:
+    def _row_by_row(self, batch: Batch) -> int:
         """The slow path after a refused batch: each row in its own savepoint."""
         written = 0
         with self.records.transaction() as conn:
-            for item in ready:
+            for i, item in enumerate(batch.items):
                 try:
                     with conn.begin_nested():
-                        self.writer.write(conn, [item], now)
+                        self.writer.write(conn, batch.one(i))
                     written += 1
                 except IntegrityError as exc:
                     self.refusals.add_all([(item.line, [("", f"the database refused the row: {exc.orig}")])])

@@ -81,7 +81,7 @@ def before_renames(target: sa.MetaData, renames: Renames) -> sa.MetaData:
     indexes whose names follow the table (the planner renames those).
     """
     view = sa.MetaData()
-    for table in target.sorted_tables:
+    for table in target.tables.values():     # order is irrelevant: references are by name
         live = renames.live_table(table.name)
 
         def col_name(new_table: str, new: str) -> str:

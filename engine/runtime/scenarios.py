@@ -101,11 +101,14 @@ class Scene:
         return value
 
 
-def run_tests(config: m.Config, *, work_dir: str | Path | None = None) -> list[Outcome]:
-    return [run_test(config, test, work_dir=work_dir) for test in config.tests]
+def run_tests(config: m.Config, *, work_dir: str | Path | None = None,
+              start: dt.datetime | None = None) -> list[Outcome]:
+    return [run_test(config, test, work_dir=work_dir, start=start) for test in config.tests]
 
 
-def run_test(config: m.Config, test: m.ScenarioTest, *, work_dir: str | Path | None = None) -> Outcome:
+def run_test(config: m.Config, test: m.ScenarioTest, *, work_dir: str | Path | None = None,
+             start: dt.datetime | None = None) -> Outcome:
+    """One test on a fresh database; `start` is the clock before the first `at:` (default: now)."""
     file = test.source.file
     unsupported = [s.kind for s in (*test.given, *test.when) if s.kind not in STEPS_SUPPORTED]
     unsupported += [c.kind for c in test.expect if c.kind not in CHECKS_SUPPORTED]
@@ -116,7 +119,7 @@ def run_test(config: m.Config, test: m.ScenarioTest, *, work_dir: str | Path | N
         try:
             tables = build_tables(config)
             tables.metadata.create_all(engine)
-            clock = Clock()
+            clock = Clock(start)
             scene = Scene(config, Records(config, engine, tables, clock=clock),
                           Users(config, engine, tables, clock=clock), clock)
             return _run(scene, test, file)

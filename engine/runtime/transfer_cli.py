@@ -7,6 +7,7 @@ A refusal becomes readable lines on stderr and exit status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import contextmanager
 from typing import Iterator
@@ -56,8 +57,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     records = Records(config, engine, tables)
     actor = _actor(config, engine, tables, args.as_user)
     fmt = args.format or ("xlsx" if args.out and args.out.endswith(".xlsx") else "csv")
-    with _output(args.out, binary=fmt == "xlsx") as out:
-        count = export_records(records, actor, args.entity, out, fmt=fmt, filter_expr=args.filter)
+    try:
+        with _output(args.out, binary=fmt == "xlsx") as out:
+            count = export_records(records, actor, args.entity, out, fmt=fmt, filter_expr=args.filter)
+    except BrokenPipeError:          # `crm export deal | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     print(f"{args.entity}: exported {count:,} records" + (f" to {args.out}" if args.out else ""),
           file=sys.stderr)
     return 0

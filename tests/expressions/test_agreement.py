@@ -129,7 +129,18 @@ CASES: list[tuple[str, tuple]] = [
     ("big", (True, None, False)),
     ("total", (D("21.50"), None, None)),
     ("lines", (3, 0, 1)),
+    ("account.open_deals", (1, None, 0)),
     ("amount >= $limit", (True, None, False)),
+    # null in odd places
+    ("null in [1, 2]", (None, None, None)),
+    ("qty in []", (False, False, False)),
+    ("null + 1", (None, None, None)),
+    ("-null", (None, None, None)),
+    ("coalesce(null, 2)", (2, 2, 2)),
+    ("null if hot else 1", (None, 1, 1)),
+    ("stage.open == null", (False, False, True)),
+    ("'a' in null", (None, None, None)),
+    ("not null", (None, None, None)),
 ]
 OPTIONS = dict(now=NOW, current_user=ANNA, params={"period": "this_month", "limit": 50},
                param_types={"period": PERIOD, "limit": INT})
@@ -142,6 +153,12 @@ def world(engine: sa.Engine):
         insert(conn, tables, DATA)
     with engine.connect() as conn:
         yield conn, tables
+
+
+@pytest.fixture(autouse=True)
+def _rollback_after_each_test(world):
+    yield          # a failed statement must not poison the next test's connection (PostgreSQL)
+    world[0].rollback()
 
 
 @pytest.mark.parametrize("text,expected", CASES, ids=[c[0] for c in CASES])

@@ -122,3 +122,10 @@ def test_hostile_input_is_refused_quickly() -> None:
 
 def test_parses_are_cached() -> None:
     assert parse("amount * 2 + qty") is parse("amount * 2 + qty")
+
+
+def test_trees_differing_only_in_literal_types_are_different() -> None:
+    # Python says True == 1 == Decimal("1.0"); caches keyed by tree must not.
+    assert parse("true") != parse("1")
+    assert parse("x + 1") != parse("x + 1.0")
+    assert parse("x + 1") == parse("x+1")

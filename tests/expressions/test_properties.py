@@ -21,7 +21,7 @@ from .world import WORLD, create_world, insert, py_results, same, sql_results
 
 UTC = dt.timezone.utc
 # CRM_EXPR_EXAMPLES=2000 for a long hunt; the default keeps the suite quick.
-SETTINGS = settings(max_examples=int(os.environ.get("CRM_EXPR_EXAMPLES", "80")), deadline=None,
+SETTINGS = settings(max_examples=int(os.environ.get("CRM_EXPR_EXAMPLES", "150")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # --- values ---------------------------------------------------------------------------------
@@ -74,7 +74,8 @@ periods = st.one_of(
 
 # --- expressions ------------------------------------------------------------------------------
 
-NUM_FIELDS = ["amount", "qty", "discount", "net", "account.score", "stage.probability", "lines", "total"]
+NUM_FIELDS = ["amount", "qty", "discount", "net", "account.score", "stage.probability", "lines", "total",
+              "account.open_deals", "account.parent.open_deals"]
 TEXT_FIELDS = ["name", "account.name", "account.industry", "owner.team", "stage", "account.label",
                "account.parent.name", "owner.username"]
 BOOL_FIELDS = ["hot", "account.vip", "owner.active", "big", "stage.open", "stage.won", "stage.closed",
@@ -261,4 +262,4 @@ def test_aggregates_agree_with_python_over_the_rows(world, data, num, cond, txt,
             position += 1
             want = _aggregate(name, [True if x is True else None for x in xs] if arg == cond and name == "count"
                               else xs)
-        assert same(got, want), f"{text_}: SQL {got!r}, Python {want!r}"
+        assert same(got, want), f"{text_}: SQL {got!r}, Python {want!r} {per_row} {row}"

@@ -20,6 +20,8 @@ WORLD = make_config(
             "name": "string", "industry": {"type": "choice", "options": ["it", "retail", "food"]},
             "score": "int", "vip": "bool", "parent": {"type": "link", "entity": "account"},
             "label": {"type": "formula", "expr": "name + ' (' + coalesce(industry, '-') + ')'", "result": "string"},
+            "open_deals": {"type": "rollup", "of": "deal.account", "expr": "count()", "filter": "stage.open",
+                           "result": "int"},
         },
         "deal": {
             "name": "string", "amount": "money", "qty": "int", "discount": "percent", "hot": "bool",

@@ -54,6 +54,7 @@ fields:
   industry: {type: choice, options: {it: {en: IT services, hu: Informatika}, retail: Retail}}
   revenue:  {type: money, min: 0}
   tax_id:   {type: string, unique: true}
+  code:     {type: autonumber, format: "A-{seq:03}"}
 """,
     "entities/contact.yaml": """
 entity: contact
@@ -250,18 +251,44 @@ def test_a_dry_run_checks_every_row_and_writes_nothing(crm, tmp_path):
 
 def test_a_header_that_cannot_be_mapped_stops_the_import_before_any_row(crm, tmp_path):
     records, people = crm
-    path = write_csv(tmp_path / "a.csv", [["name", "colour", "net_amount"], ["A", "red", "1"]])
+    path = write_csv(tmp_path / "a.csv", [["name", "colour", "name"], ["A", "red", "B"]])
     with pytest.raises(ValidationFailed) as refused:
         import_csv(records, SYSTEM, "deal", path)
     problems = refused.value.fields["columns"]
     assert any("'colour' is not a field of deal" in p for p in problems)
-    assert any("net_amount is computed" in p for p in problems)
+    assert any("columns 'name' and 'name' both set name" in p for p in problems)
     hidden = write_csv(tmp_path / "h.csv", [["name", "revenue"], ["A", "1"]])
     with pytest.raises(ValidationFailed, match="you may not set revenue"):
         import_csv(records, people["alice"], "account", hidden)
     with pytest.raises(Forbidden):
         import_csv(records, people["vera"], "account", tmp_path / "a.csv")
     assert count(records, "account") == 0
+
+
+def test_computed_and_system_columns_of_an_export_are_ignored(crm, tmp_path):
+    records, _ = crm
+    path = write_csv(tmp_path / "a.csv", [["name", "code", "updated_at"], ["A", "X-1", "2020-01-01"]])
+    result = import_csv(records, SYSTEM, "account", path)
+    assert (result.imported, result.ignored) == (1, ("code", "updated_at"))
+    assert "ignored columns: code, updated_at" in result.summary()
+    assert all_rows(records, "account")[0]["code"] == "A-001"
+
+
+def test_a_batch_the_database_refuses_is_written_row_by_row(crm, tmp_path, monkeypatch):
+    from engine.runtime.import_batch import ChunkPreparer
+    records, _ = crm
+    # As if another user took the tax number between the check and the write.
+    monkeypatch.setattr(ChunkPreparer, "_check_unique", lambda self, conn, rows: None)
+    path = write_csv(tmp_path / "a.csv", [["name", "tax_id"], ["A", "1"], ["B", "1"], ["C", "2"]])
+    result = import_csv(records, SYSTEM, "account", path, report=tmp_path / "r.csv")
+    assert (result.imported, result.refused) == (2, 1)
+    assert [(a["name"], a["code"]) for a in all_rows(records, "account")] == [("A", "A-001"), ("C", "A-002")]
+    ((row, field, reason),) = read_report(tmp_path / "r.csv")
+    assert (row, field) == (3, "") and reason.startswith("the database refused the row")
+    audit = records.tables.audit
+    with records.engine.connect() as conn:
+        trail = [json.loads(v) for v in conn.execute(select(audit.c.new_value).order_by(audit.c.id)).scalars()]
+    assert [(t["name"], t["code"]) for t in trail] == [("A", "A-001"), ("C", "A-002")]
 
 
 def test_links_only_resolve_to_records_the_importing_user_may_read(crm, tmp_path):

@@ -53,12 +53,23 @@ def _offset() -> int:
     return field(default=0, compare=False)  # type: ignore[return-value]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Literal:
     """`42`, `3.5` (a Decimal: literals are exact), `'text'`, `true`, `null`."""
 
     value: int | Decimal | str | bool | None
     offset: int = _offset()
+
+    # Python has True == 1 == Decimal('1.0'); trees that differ only so must not
+    # compare equal, or caches keyed by tree would mix them up.
+    def _key(self) -> tuple[type, str]:
+        return type(self.value), repr(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Literal) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 @dataclass(frozen=True, slots=True)

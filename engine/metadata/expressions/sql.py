@@ -179,7 +179,10 @@ class SqlCompiler:
         if f.filter:
             condition = sa.and_(condition, inner.compile(f.filter, expected=BOOL))
         query = sa.select(value).select_from(inner.from_clause()).where(condition)
-        return self._typed(query.correlate(base.selectable).scalar_subquery(), t)
+        result = query.correlate(base.selectable).scalar_subquery()
+        if base.prefix:      # through a link: no linked row, no value (not a count of 0)
+            result = sa.case((base.selectable.c.id.is_(None), sa.null()), else_=result)
+        return self._typed(result, t)
 
     def _stage_attribute(self, f: Field | None, column: ColumnElement, attribute: str) -> ColumnElement:
         pipeline = self.config.pipelines.get(f.pipeline or "") if f else None
@@ -232,6 +235,8 @@ class _Visit:
 
     def _Unary(self, node: Unary) -> ColumnElement:
         operand = self.visit(node.operand)
+        if self.type(node.operand).kind in ("null", "any"):
+            return sa.null()
         return operand if node.op == "+" else -operand
 
     def _BinOp(self, node: BinOp) -> ColumnElement:
