@@ -300,7 +300,8 @@ def parse_documents(text: str, shown_as: str) -> tuple[list[SourceDoc], list[Con
             node = loader.get_node()
             if node is None:
                 continue
-            if _expanded_size(node, shown_as) > MAX_EXPANDED_NODES:
+            # Without an anchor (`&`) there can be no alias, so no expansion to measure.
+            if "&" in text and _expanded_size(node, shown_as) > MAX_EXPANDED_NODES:
                 return [], [ConfigError(
                     _loc(shown_as, node), "CRM-E007", "",
                     f"the document expands to more than {MAX_EXPANDED_NODES} values through aliases",
