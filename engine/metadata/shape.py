@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from . import shape_fast
 from .errors import ConfigError, Location, did_you_mean
 from .schema_parts import FORMS, NAME
 from .model import FIELD_TYPES
@@ -71,6 +72,8 @@ def check_shape(doc: SourceDoc, kind: str) -> list[ConfigError]:
         raise ValueError(f"unknown document kind {kind!r}")
     # Unknown keys first, so that when a key is both unknown and not allowed for
     # its field type the clearer "unknown key" message is the one kept.
+    if shape_fast.is_valid(doc.data, kind):
+        return []
     found = list(_validator(kind).iter_errors(doc.data))
     if kind == "entity":
         found.extend(_field_type_errors(doc.data))
