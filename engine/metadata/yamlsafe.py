@@ -89,8 +89,10 @@ class SourceDoc:
 
     file: str
     data: Any
-    value_locs: dict[Path_, Location] = field(default_factory=dict)
-    key_locs: dict[Path_, Location] = field(default_factory=dict)
+    # (line, column) per path; Location objects are made only when asked for,
+    # since a folder has tens of thousands of values and few errors.
+    value_locs: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    key_locs: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     index: int = 0  # position of the document in a multi-document file
     text: str = field(default="", repr=False)   # the whole file, to place errors inside values
 
@@ -112,13 +114,15 @@ class SourceDoc:
         path = tuple(path)
         while path:
             if path in self.value_locs:
-                return self.value_locs[path]
+                return Location(self.file, *self.value_locs[path])
             path = path[:-1]
-        return self.value_locs.get((), Location(self.file))
+        root = self.value_locs.get(())
+        return Location(self.file, *root) if root else Location(self.file)
 
     def key_loc(self, path: Path_) -> Location:
         """Where the key of the mapping entry at `path` is (falls back to `loc`)."""
-        return self.key_locs.get(tuple(path)) or self.loc(path)
+        at = self.key_locs.get(tuple(path))
+        return Location(self.file, *at) if at else self.loc(path)
 
     def get(self, path: Path_, default: Any = None) -> Any:
         node = self.data
@@ -218,7 +222,9 @@ class _Walker:
             self.refuse(node, "CRM-E006", path, f"the tag {node.tag!r} is not allowed",
                         "configuration files use plain YAML values only")
         # Record only the first place a value is seen: an alias re-uses a node.
-        self.doc.value_locs.setdefault(path, _loc(self.file, node))
+        if path not in self.doc.value_locs:
+            mark = node.start_mark
+            self.doc.value_locs[path] = (mark.line + 1, mark.column + 1)
         if isinstance(node, ScalarNode):
             return _scalar(node)
         if isinstance(node, SequenceNode):
@@ -233,11 +239,12 @@ class _Walker:
                 self.refuse(key_node, "CRM-E102", path, "a mapping key must be plain text")
             key = key_node.value  # keys stay the text written: `1`, `yes`, `true` alike
             if key in result:
-                first = self.doc.key_locs.get(path + (key,))
+                first = self.doc.key_loc(path + (key,)) if path + (key,) in self.doc.key_locs else None
                 self.refuse(key_node, "CRM-E005", path + (key,),
                             f"the key '{key}' is given twice",
                             f"first given at line {first.line}" if first else None)
-            self.doc.key_locs[path + (key,)] = _loc(self.file, key_node)
+            mark = key_node.start_mark
+            self.doc.key_locs[path + (key,)] = (mark.line + 1, mark.column + 1)
             result[key] = self.walk(value_node, path + (key,), depth + 1)
         return result
 
