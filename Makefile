@@ -39,10 +39,13 @@ messages: $(STAMP)
 	$(BIN)/pybabel -q update -i ui/locale/messages.pot -d ui/locale -D messages --no-fuzzy-matching
 	$(BIN)/pybabel -q compile -d ui/locale -D messages
 
-# Until the web UI lands, the demo installs the engine and validates the default company.
+# The demo: install everything, fill var/demo.sqlite3 with the default company's demo data
+# (only the first time: --keep leaves a database that already has it), then serve the web UI.
+DEMO_DB ?= sqlite:///var/demo.sqlite3
 demo: $(STAMP)
-	$(BIN)/crm validate configs
-	for d in examples/*/; do $(BIN)/crm validate $$d || exit 1; done
+	mkdir -p var
+	$(BIN)/crm demo --db $(DEMO_DB) --keep
+	$(BIN)/crm serve --db $(DEMO_DB)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -52,6 +55,7 @@ validate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/config_load.py
+	$(BIN)/python bench/alerts_scan.py --contracts 100000 --messages 2000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis node_modules $(VENDOR)

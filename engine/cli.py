@@ -80,6 +80,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     try:
         applied = migrate(engine, config, purge=args.purge, confirm=args.confirm, after_step=progress)
+        # Search indexes (FTS5 / pg_trgm) follow the tables: created, or repaired after a table copy.
+        from .runtime.search import ensure_search_index
+        for line in ensure_search_index(engine, config):
+            print(f"  {line}")
     except MigrationRefused as exc:
         print(exc)
         return 1
@@ -126,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(sub)
     add_import_export_commands(sub)
     add_test_command(sub)
+    add_worker_command(sub)
+    add_demo_command(sub)
+    add_report_command(sub)
     return parser
 
 
@@ -169,6 +176,9 @@ def add_import_export_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
     p.add_argument("--report", default=None, metavar="FILE", help="write refused rows (row, field, reason) as CSV")
     p.add_argument("--chunk-size", type=int, default=2000, help="rows per batch (default 2000)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes checking chunks beside the writing one (default: 1 for a large file "
+                        "when a CPU is free, else 0)")
     p.add_argument("--role", action="append", default=[], help="user import: roles of rows without any")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
@@ -189,6 +199,24 @@ def add_test_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("test", help="run the scenario tests of a configuration, each on an empty database")
     p.add_argument("dir", nargs="?", default="configs")
     p.set_defaults(func=cmd_test)
+
+
+def add_worker_command(sub: argparse._SubParsersAction) -> None:
+    """`crm worker`: the job queue consumer (engine/runtime/alerts/queue.py)."""
+    from .runtime.alerts.queue import add_worker_command as add
+    add(sub)
+
+
+def add_demo_command(sub: argparse._SubParsersAction) -> None:
+    """`crm demo`: an empty database filled with demo data (engine/runtime/demo/)."""
+    from .runtime.demo.cli import add_demo_command as add
+    add(sub)
+
+
+def add_report_command(sub: argparse._SubParsersAction) -> None:
+    """`crm report NAME`: a report, KPI or quota as a user (engine/runtime/reports/cli.py)."""
+    from .runtime.reports.cli import add_report_command as add
+    add(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, update
 
 from engine.metadata import model as m
+from engine.runtime.alerts.queue import install as install_alerts
 from engine.runtime.errors import ValidationFailed
+from engine.runtime.files import Files
 from engine.runtime.permissions import Permissions
+from engine.runtime.records import Records
 from engine.runtime.tables import Tables, build_tables
 from engine.runtime.users import Users
+from engine.runtime.workflow import Workflow
 
 from .i18n import LOCALE_DIR, Catalogs
 
@@ -31,6 +35,9 @@ class Services:
     users: Users
     permissions: Permissions
     catalogs: Catalogs
+    records: Records
+    files: Files
+    workflow: Workflow | None = None       # move / approve / reject / convert (engine/runtime/workflow)
 
     def set_locale(self, user_id: int, locale: str) -> None:
         """Stores the user's UI language on `crm_users.locale`.
@@ -47,11 +54,17 @@ class Services:
 
 def build_services(config: m.Config, engine: Engine) -> Services:
     tables = build_tables(config)
+    permissions = Permissions(config, tables, engine)
+    records = Records(config, engine, tables, permissions=permissions)
+    install_alerts(records)     # event alerts fire after each committed save (engine/runtime/alerts)
     return Services(
         config=config,
         engine=engine,
         tables=tables,
         users=Users(config, engine, tables),
-        permissions=Permissions(config, tables, engine),
+        permissions=permissions,
         catalogs=Catalogs.load(LOCALE_DIR, config.company.locales),
+        records=records,
+        files=Files(config, engine, tables, records),
+        workflow=Workflow(config, engine, tables, records),   # wires scoring, approvals, stages into saves
     )

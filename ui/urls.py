@@ -19,6 +19,20 @@ STATIC = "/static"
 ENTITY_LIST = "/records/{entity}"
 RECORD = "/records/{entity}/{record_id:int}"
 DASHBOARD = "/dashboards/{name}"
+# The record page and forms (ui/pages/record.py, forms.py, pickers.py, files.py).
+RECORD_NEW = "/records/{entity}/new"
+RECORD_EDIT = "/records/{entity}/{record_id:int}/edit"
+RECORD_DELETE = "/records/{entity}/{record_id:int}/delete"
+RECORD_VALIDATE = "/records/{entity}/validate"
+RECORD_LOOKUP = "/records/{entity}/lookup"
+RECORD_LINES = "/records/{entity}/lines/{field}"
+RECORD_RELATED = "/records/{entity}/{record_id:int}/related/{related}"
+RECORD_TIMELINE = "/records/{entity}/{record_id:int}/timeline"
+FILE = "/files/{attachment_id:int}"
+# The in-app notifications (ui/pages/notifications.py).
+NOTIFICATIONS = "/notifications"
+NOTIFICATIONS_COUNT = "/notifications/count"
+NOTIFICATIONS_READ = "/notifications/read"
 
 # Reachable without signing in; everything else redirects to LOGIN.
 PUBLIC_PATHS = frozenset({LOGIN, HEALTH})
@@ -35,3 +49,17 @@ def dashboard(name: str) -> str:
 
 def login(next_path: str | None = None) -> str:
     return LOGIN + (f"?next={quote(next_path, safe='/')}" if next_path and next_path != HOME else "")
+
+
+def record(entity: str, record_id: int) -> str:
+    return f"/records/{quote(entity)}/{int(record_id)}"
+
+
+def record_action(entity: str, action: str, record_id: int | None = None) -> str:
+    """`/records/deal/new`, `/records/deal/7/edit`, `/records/deal/validate`, ..."""
+    middle = f"/{int(record_id)}" if record_id is not None else ""
+    return f"/records/{quote(entity)}{middle}/{action}"
+
+
+def file(attachment_id: int) -> str:
+    return f"/files/{int(attachment_id)}"

@@ -245,7 +245,8 @@ def _report() -> Schema:
     ])
     group = text_or(FIELD_PATH, closed({
         "field": field_path("The field to group by."),
-        "bucket": choice(PERIOD_LENGTHS, "Bucket", "For dates: the bucket size."),
+        "bucket": choice(PERIOD_LENGTHS + ("fiscal_quarter", "fiscal_year"), "Bucket",
+                         "For dates: the bucket size (fiscal ones count from fiscal_year_start)."),
     }, required=["field"]), "Grouping", "A field path, or {field: date_field, bucket: month}.")
     measure = closed({
         "expr": expression("An aggregate: sum(amount), count(), avg(x), count(cond)."),

@@ -36,8 +36,13 @@ FORMATS = ("csv", "xlsx")
 
 
 def export_records(records: Records, actor: Actor, entity: str, out: IO[Any], *, fmt: str = "csv",
-                   filter_expr: str | None = None, page_size: int = PAGE_SIZE) -> int:
+                   filter_expr: str | None = None, page_size: int = PAGE_SIZE,
+                   where: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
+                   search: str | None = None) -> int:
     """Writes the export to `out` (text for csv, binary for xlsx); returns the number of records.
+
+    `where`, `params` and `search` are the records service's (the list page
+    exports selected ids with `where={"id": [...]}`, or its filters and search).
 
     Raises ValidationFailed for a bad filter (or one reading a hidden field), NotFound for an unknown entity.
     """
@@ -53,7 +58,8 @@ def export_records(records: Records, actor: Actor, entity: str, out: IO[Any], *,
     sink.row(header)
     count = 0
     with records.engine.connect() as conn:
-        for page in _pages(records, actor, conn, entity, filter_expr, page_size):
+        for page in _pages(records, actor, conn, entity, filter_expr, page_size,
+                           dict(where=where, params=params, search=search)):
             for row in cells.rows(conn, page):
                 sink.row(row)
             count += len(page)
@@ -62,11 +68,11 @@ def export_records(records: Records, actor: Actor, entity: str, out: IO[Any], *,
 
 
 def _pages(records: Records, actor: Actor, conn: Connection, entity: str, filter_expr: str | None,
-           size: int) -> Iterator[list[dict[str, Any]]]:
+           size: int, extra: Mapping[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
     """Pages of records in id order, each read with `id > last id` (keyset)."""
     table = records.tables.entity(entity)
     ent = records.config.entities[entity]
-    base = records.query.select(actor, entity, filter_expr=filter_expr, sort="id")
+    base = records.query.select(actor, entity, filter_expr=filter_expr, sort="id", **(extra or {}))
     base = base.order_by(None).order_by(table.c.id)
     last = 0
     while True:

@@ -26,10 +26,10 @@ from ..metadata.expressions.evaluate import EvalEnv, _program, _Run, evaluate
 from ..metadata.expressions.types import type_of_field
 from .actor import Actor
 from .errors import Problems
-from .import_columns import Column, ColumnPlan, fold
+from .import_columns import Column, ColumnPlan, choice_text
 from .records import Records
 from .saving import LITERAL_DEFAULT_TYPES
-from .import_support import MemoConvert, RowCache, first_names, followed_links, params_of
+from .import_support import MemoConvert, RowCache, first_names, flatten_problems, links_followed, params_of
 from .values import ValueContext, convert, to_column
 
 CREATED_AT = m.Field("created_at", "datetime", m.label_from_name("created_at"), None)  # type: ignore[arg-type]
@@ -82,9 +82,11 @@ class ChunkPreparer:
         pipeline = self.config.pipeline_for(self.ent.name)
         stage = self.config.stage_field(self.ent.name)
         self.owned = "owned" in self.ent.traits
+        scoring = self.ent.scoring
+        self.scoring = scoring if scoring is not None and scoring.field in self.ent.fields else None
         self.first_stage = (stage.name, pipeline.stages[0].key) if stage and pipeline and pipeline.stages else None
         self.rules = [(rule, first_names(rule.rule)) for rule in self.ent.validations]
-        self.followed = self._followed_links()
+        self.followed = links_followed(self.ent, self.expression_defaults)
         self.required = [f for f in self.ent.fields.values() if f.required]
         self.filtered_links = [f for f in self.ent.links() if f.filter]
         self.blank: dict[str, Any] = {"id": None, "created_by": actor.id, "updated_by": actor.id, "version": 1,
@@ -119,7 +121,7 @@ class ChunkPreparer:
         result = ChunkResult()
         for row in parsed:
             if row.problems:
-                result.refused.append((row.line, _flatten(row.problems)))
+                result.refused.append((row.line, flatten_problems(row.problems)))
             else:
                 result.ready.append(Prepared(row.line, row.record, row.explicit_id))
         return result
@@ -172,7 +174,7 @@ class ChunkPreparer:
         for raw in column:
             hit = seen.get(raw)
             if hit is None:
-                text = _choice_keys(raw, keys, f.type == "multichoice") if keys is not None and raw.strip() else raw
+                text = choice_text(raw, keys, f.type == "multichoice") if keys is not None and raw.strip() else raw
                 hit = seen[raw] = convert_one(f, text)
             out.append(hit)
         return out
@@ -297,6 +299,16 @@ class ChunkPreparer:
                 continue
             if ok is False:
                 problems.record(rule.message.text(self.actor.locale, self.config.company.default_locale))
+        if self.scoring is not None and not problems:
+            record[self.scoring.field] = sum(rule.points for rule in self.scoring.rules
+                                             if self._holds(rule.when, run, record))
+
+    def _holds(self, text: str, run: _Run, record: dict[str, Any]) -> bool:
+        """A scoring rule: null, or a value that cannot be computed, gives no points (as a save does)."""
+        try:
+            return self._program(text)(run, record) is True
+        except Exception:   # noqa: BLE001
+            return False
 
     def _expression_default(self, f: m.Field, run: _Run, record: dict[str, Any], problems: Problems) -> None:
         if f.default == "current_user":
@@ -362,13 +374,6 @@ class ChunkPreparer:
                 seen.add(value)
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _followed_links(self) -> set[str]:
-        """Links whose records an expression of the entity reads (`account.industry`): fetched whole."""
-        texts = [rule.rule for rule in self.ent.validations]
-        texts += [str(f.default) for f in self.expression_defaults]
-        texts += [f.expr for f in self.ent.fields.values() if f.type == "formula" and f.expr]
-        return set().union(*(followed_links(t, self.ent) for t in texts)) if texts else set()
-
     def _program(self, text: str):
         """The expression compiled once (the evaluator's own cache) and run on each row."""
         return _program(self.config, self.ent.name, text, ())
@@ -382,17 +387,5 @@ class ChunkPreparer:
         return row
 
 
-def _choice_keys(raw: str, keys: Mapping[str, str], multiple: bool) -> str:
-    """Labels (any locale, any case) become keys; what matches nothing is left for `convert` to refuse."""
-    if not multiple:
-        return keys.get(fold(raw), raw)
-    return ",".join(keys.get(fold(part), part.strip()) for part in raw.split(",") if part.strip())
-
-
 def _user_key(text: str) -> int | str:
     return int(text) if text.isdigit() else text
-
-
-def _flatten(problems: Problems) -> list[tuple[str, str]]:
-    out = [(name, message) for name, messages in problems.fields.items() for message in messages]
-    return out + [("", message) for message in problems.messages]

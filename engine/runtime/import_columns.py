@@ -139,3 +139,10 @@ def choice_lookup(f: m.Field) -> dict[str, str]:
     for key in f.options:
         out[fold(key)] = key
     return out
+
+
+def choice_text(raw: str, keys: Mapping[str, str], multiple: bool) -> str:
+    """Labels (any locale, any case) become keys; what matches nothing is left for `convert` to refuse."""
+    if not multiple:
+        return keys.get(fold(raw), raw)
+    return ",".join(keys.get(fold(part), part.strip()) for part in raw.split(",") if part.strip())

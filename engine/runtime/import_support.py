@@ -5,7 +5,8 @@
 - `RowCache`: the evaluator's `load(table, id)` served from rows fetched in batches;
 - `AuditJson`: `audit.to_json` of a whole record, with one encoder per field chosen once
   (a test holds it equal to `to_json`);
-- `MemoBind`: a column type's bind processor remembered per value (dates, `now`).
+- `MemoBind`: a column type's bind processor remembered per value (dates, `now`);
+- small readers of expressions (`first_names`, `links_followed`, `params_of`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ..metadata import model as m
 from ..metadata.expressions.nodes import Param, Path, walk
 from ..metadata.expressions.parse import parse
 from ..metadata.expressions.paths import USERS
+from .errors import Problems
 from .tables import Tables
 from .values import ValueContext, convert
 
@@ -178,6 +180,19 @@ def followed_links(text: str, entity: m.Entity) -> set[str]:
                 if isinstance(n, Path) and len(n.parts) > 1 and n.parts[0] in entity.fields}
     except Exception:
         return set()
+
+
+def links_followed(entity: m.Entity, expression_defaults: list[m.Field]) -> set[str]:
+    """Links whose records the entity's rules, expression defaults or formulas read: fetched whole."""
+    texts = [rule.rule for rule in entity.validations] + [str(f.default) for f in expression_defaults]
+    texts += [f.expr for f in entity.fields.values() if f.type == "formula" and f.expr]
+    return set().union(*(followed_links(t, entity) for t in texts)) if texts else set()
+
+
+def flatten_problems(problems: Problems) -> list[tuple[str, str]]:
+    """(field, message) pairs; a record-level message has the field ''."""
+    out = [(name, message) for name, messages in problems.fields.items() for message in messages]
+    return out + [("", message) for message in problems.messages]
 
 
 def params_of(text: str) -> set[str]:

@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Date, DateTime, Dialect, Table, func, select, text
@@ -64,11 +64,22 @@ class _RawInsert:
             conn.exec_driver_sql(self.sql, [tuple(r) for r in rows])
 
 
+class Item(NamedTuple):
+    """What writing needs of a record besides its encoded row: where it was, its id, its creation time."""
+
+    line: int
+    explicit_id: int | None
+    created_at: dt.datetime
+
+
 @dataclass(slots=True)
 class Batch:
-    """Prepared records encoded for the driver, all but their ids and autonumbers (known when written)."""
+    """Records encoded for the driver, all but their ids and autonumbers (known when written).
 
-    items: list[Prepared]
+    Plain values only, so a batch encoded in a worker process travels to the writing one.
+    """
+
+    items: list[Item]
     rows: list[list[Any]]
     audit: list[list[Any]]
 
@@ -117,7 +128,7 @@ class BatchWriter:
             for _, f in self.autonumbers:      # numbered when written: a marker the number replaces
                 p.record[f.name] = _marker(f)
             audit.append(bind_audit([name, None, "create", None, None, encode(p.record), user, now, revision]))
-        return Batch(ready, rows, audit)
+        return Batch([Item(p.line, p.explicit_id, p.record["created_at"]) for p in ready], rows, audit)
 
     def write(self, conn: Connection, batch: Batch) -> None:
         if not batch.items:
@@ -136,7 +147,7 @@ class BatchWriter:
         self.rows_sql.run(conn, batch.rows)
         self.audit_sql.run(conn, audit_rows)
 
-    def _ids(self, conn: Connection, ready: list[Prepared]) -> list[int]:
+    def _ids(self, conn: Connection, ready: list[Item]) -> list[int]:
         """Explicit ids as given, the others a block the database hands out."""
         explicit = [p.explicit_id for p in ready if p.explicit_id is not None]
         wanted = len(ready) - len(explicit)
@@ -154,21 +165,18 @@ class BatchWriter:
             start = max([int(top)] + explicit) + 1
             fresh = list(range(start, start + wanted))
         numbers = iter(fresh)
-        out = [p.explicit_id if p.explicit_id is not None else int(next(numbers)) for p in ready]
-        for p, record_id in zip(ready, out):
-            p.record["id"] = record_id
-        return out
+        return [p.explicit_id if p.explicit_id is not None else int(next(numbers)) for p in ready]
 
     def _quoted(self, conn: Connection) -> str:
         return conn.dialect.identifier_preparer.quote(self.table.name)
 
-    def _numbers(self, conn: Connection, f: m.Field, ready: list[Prepared]) -> list[str]:
+    def _numbers(self, conn: Connection, f: m.Field, ready: list[Item]) -> list[str]:
         """One counter bump per period for the whole batch: numbers stay unique, as one save at a time."""
         fmt = f.format or DEFAULT_FORMAT
         groups: dict[str, list[tuple[int, dt.date]]] = {}
         periods: dict[dt.date, str] = {}
         for i, p in enumerate(ready):
-            day = p.record["created_at"].astimezone(self.zone).date()
+            day = p.created_at.astimezone(self.zone).date()
             period = periods.get(day)
             if period is None:
                 period = periods[day] = period_of(fmt, day)
@@ -178,7 +186,7 @@ class BatchWriter:
             last = reserve_block(conn, self.sequences, f"{self.entity.name}.{f.name}/{period}", len(items))
             numbered = _Renderer(fmt, items[0][1])
             for offset, (i, day) in enumerate(items):
-                out[i] = ready[i].record[f.name] = numbered(last - len(items) + 1 + offset, day)
+                out[i] = numbered(last - len(items) + 1 + offset, day)
         return out
 
 

@@ -16,25 +16,24 @@ header is row 1.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
-import queue
-import threading
 import time
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Iterator
 
 from sqlalchemy.exc import IntegrityError
 
 from .actor import Actor
 from .csvio import CsvStream, Progress, RefusalReport, open_csv_stream
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
-from .import_batch import ChunkPreparer, Prepared
+from .import_batch import ChunkPreparer
 from .import_columns import ColumnsRefused, map_columns
+from .import_parallel import Checked, Chunk, can_run_in_workers, parallel_chunks
 from .import_write import Batch, BatchWriter
 from .records import Records
 
 CHUNK_SIZE = 2000
+PARALLEL_BYTES = 4 * 1024 * 1024     # below this, starting a worker costs more than it saves
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +59,15 @@ class ImportResult:
 
 def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathLike[str], *,
                dry_run: bool = False, report: str | os.PathLike[str] | None = None,
-               chunk_size: int = CHUNK_SIZE, progress: IO[str] | None = None) -> ImportResult:
+               chunk_size: int = CHUNK_SIZE, progress: IO[str] | None = None,
+               workers: int | None = None) -> ImportResult:
     """Imports `path` into `entity` as `actor`; refused rows are written to `report` when given.
 
-    Raises NotFound for an unknown entity, Forbidden when the user may not create
-    its records, ValidationFailed when the header cannot be mapped (nothing imported).
+    `workers` processes check and encode chunks while this one reads and writes
+    (None: one worker for a file of PARALLEL_BYTES or more on a machine with
+    several CPUs, else none). Raises NotFound for an unknown entity, Forbidden
+    when the user may not create its records, ValidationFailed when the header
+    cannot be mapped (nothing imported).
     """
     if entity not in records.config.entities:
         raise NotFound("entity", entity)
@@ -86,27 +89,40 @@ def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathL
             except ColumnsRefused as exc:
                 raise ValidationFailed({"columns": exc.problems}) from None
             ignored = plan.ignored
-            preparer = ChunkPreparer(records, actor, plan)
-            writer = None if dry_run else _WriterThread(records, BatchWriter(records, actor, plan.entity), refusals)
-            try:
-                for chunk in _chunks(source, chunk_size):
-                    rows += len(chunk)
-                    now = records.clock()
-                    with records.engine.connect() as conn:
-                        result = preparer.prepare(conn, chunk, now)
-                    refusals.add_all(result.refused)
-                    if writer is None:
-                        imported += len(result.ready)
-                    else:
-                        writer.submit(result.ready, now)
-                    bar.update(rows, refusals.rows, source.fraction())
-            finally:
-                if writer is not None:
-                    imported = writer.finish()
+            count = workers if workers is not None else auto_workers(records, source.size)
+            checked = (parallel_chunks(records, actor, entity, header, _chunks(source, chunk_size), count)
+                       if count > 0 else _checked_here(records, actor, plan, _chunks(source, chunk_size)))
+            writer = BatchWriter(records, actor, plan.entity)
+            for size, refused, batch in checked:
+                rows += size
+                refusals.add_all(refused)
+                imported += len(batch.items) if dry_run else _write(records, writer, batch, refusals)
+                bar.update(rows, refusals.rows, source.fraction())
     finally:
         refusals.close()
     bar.update(rows, refusals.rows, 1.0, final=True)
     return ImportResult(entity, rows, imported, refusals.rows, time.perf_counter() - started, dry_run, ignored)
+
+
+def auto_workers(records: Records, size: int) -> int:
+    """One worker process for a large file when a CPU is free (by the load average), else none.
+
+    On a machine that is already busy a worker only competes with the writing process.
+    """
+    cpus = os.cpu_count() or 1
+    free = cpus - os.getloadavg()[0] >= 1.0
+    return 1 if size >= PARALLEL_BYTES and cpus > 1 and free and can_run_in_workers(records) else 0
+
+
+def _checked_here(records: Records, actor: Actor, plan, chunks: Iterator[Chunk]) -> Iterator[Checked]:
+    """Chunks checked and encoded in this process."""
+    preparer = ChunkPreparer(records, actor, plan)
+    writer = BatchWriter(records, actor, plan.entity)
+    for chunk in chunks:
+        now = records.clock()
+        with records.engine.connect() as conn:
+            result = preparer.prepare(conn, chunk, now)
+        yield len(chunk), result.refused, writer.encode(result.ready, now)
 
 
 def _chunks(source: CsvStream, size: int):
@@ -124,69 +140,31 @@ def _chunks(source: CsvStream, size: int):
         yield chunk
 
 
-class _WriterThread:
-    """Writes prepared batches in a thread of its own while the next chunk is being checked.
+def _write(records: Records, writer: BatchWriter, batch: Batch, refusals: RefusalReport) -> int:
+    """One transaction for the batch; rows written one by one if the database refuses it."""
+    try:
+        with records.transaction() as conn:
+            writer.write(conn, batch)
+        return len(batch.items)
+    except (IntegrityError, Conflict) as exc:
+        if isinstance(exc, Conflict) and not isinstance(exc.__cause__, IntegrityError):
+            raise
+        # A value taken meanwhile (another user, or a batch checked before the last one was written).
+        return _row_by_row(records, writer, batch, refusals)
 
-    The database's own work (index updates, commit) runs without Python's lock,
-    so checking and writing overlap. One batch waits at most; an error in the
-    writer stops the import at the next `submit`.
-    """
 
-    def __init__(self, records: Records, writer: BatchWriter, refusals: RefusalReport):
-        self.records = records
-        self.writer = writer
-        self.refusals = refusals
-        self.written = 0
-        self.error: BaseException | None = None
-        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
-        self.thread = threading.Thread(target=self._run, name="crm-import-writer", daemon=True)
-        self.thread.start()
-
-    def submit(self, ready: list[Prepared], now: dt.datetime) -> None:
-        """Queues the batch; its rows are encoded here, beside the write of the batch before."""
-        if self.error is not None:
-            raise self.error
-        self.queue.put(self.writer.encode(ready, now))
-
-    def finish(self) -> int:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.written
-
-    def _run(self) -> None:
-        while (batch := self.queue.get()) is not None:
-            if self.error is not None:
-                continue              # drain: the main thread raises at its next submit
+def _row_by_row(records: Records, writer: BatchWriter, batch: Batch, refusals: RefusalReport) -> int:
+    """The slow path after a refused batch: each row in its own savepoint."""
+    written = 0
+    with records.transaction() as conn:
+        for i, item in enumerate(batch.items):
             try:
-                self.written += self._write(batch)
-            except BaseException as exc:
-                self.error = exc
-
-    def _write(self, batch: Batch) -> int:
-        try:
-            with self.records.transaction() as conn:
-                self.writer.write(conn, batch)
-            return len(batch.items)
-        except (IntegrityError, Conflict) as exc:
-            if isinstance(exc, Conflict) and not isinstance(exc.__cause__, IntegrityError):
-                raise
-            # A value taken meanwhile (another user, or the batch before this one): row by row.
-            return self._row_by_row(batch)
-
-    def _row_by_row(self, batch: Batch) -> int:
-        """The slow path after a refused batch: each row in its own savepoint."""
-        written = 0
-        with self.records.transaction() as conn:
-            for i, item in enumerate(batch.items):
-                try:
-                    with conn.begin_nested():
-                        self.writer.write(conn, batch.one(i))
-                    written += 1
-                except IntegrityError as exc:
-                    self.refusals.add_all([(item.line, [("", f"the database refused the row: {exc.orig}")])])
-        return written
+                with conn.begin_nested():
+                    writer.write(conn, batch.one(i))
+                written += 1
+            except IntegrityError as exc:
+                refusals.add_all([(item.line, [("", f"the database refused the row: {exc.orig}")])])
+    return written
 
 
 __all__ = ["ImportResult", "import_csv"]

@@ -15,16 +15,16 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..metadata import model as m
-from ..metadata.expressions.sqlparts import lower as sql_lower
-from ..metadata.expressions.values import lower as text_lower
 from .actor import Actor
 from .errors import ValidationFailed
 from .exprs import RecordExpressions
+from .linked import linked_columns
 from .permissions import Permissions
+from .search import SearchIndex
 from .tables import Tables
 from .values import ValueContext, convert, from_column, to_column
 
@@ -42,18 +42,24 @@ class RecordQuery:
     """Builds the permission-filtered SELECT of one entity for one user."""
 
     def __init__(self, config: m.Config, tables: Tables, permissions: Permissions,
-                 exprs: RecordExpressions, values: ValueContext):
+                 exprs: RecordExpressions, values: ValueContext, search: SearchIndex | None = None):
         self.config = config
         self.tables = tables
         self.permissions = permissions
         self.exprs = exprs
         self.values = values
+        self.search = search or SearchIndex(None, config)   # without an engine: LIKE only
 
     def select(self, actor: Actor, entity: str, *, filter_expr: str | None = None,
                where: Mapping[str, Any] | None = None, search: str | None = None,
                sort: str | Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
-               action: str = "read") -> Select:
-        """The statement: visible columns, computed fields, the user's filter and the caller's."""
+               action: str = "read", titles: bool = False, paths: Sequence[str] = ()) -> Select:
+        """The statement: visible columns, computed fields, the user's filter and the caller's.
+
+        `titles` adds `<link>__title` for every link and user field, `paths`
+        columns of linked records (`account.industry`), both through LEFT JOINs
+        that keep the user's read filter on the linked entity (see linked.py).
+        """
         ent = self.config.entities[entity]
         table = self.tables.entity(entity)
         hidden = self.permissions.hidden(actor, entity)
@@ -72,11 +78,16 @@ class RecordQuery:
             if not problems:
                 conditions.append(sql.compile_condition(filter_expr, problems, "filter"))
         if search and search.strip():
-            conditions.append(self._search(ent, table, search, hidden))
+            conditions.append(self.search.condition(ent, table, search, hidden))
         order = self._order(ent, table, sql, sort, hidden, problems)
         if problems:
             raise ValidationFailed(problems)
-        query = select(*columns).select_from(sql.from_clause()).where(and_(*conditions))
+        from_ = sql.from_clause()
+        if titles or paths:
+            from_, extra = linked_columns(self.config, self.tables, self.permissions, actor, entity, table, from_,
+                                          titles=titles, paths=paths)
+            columns.extend(extra)
+        query = select(*columns).select_from(from_).where(and_(*conditions))
         return query.order_by(*order)
 
     def _where(self, ent: m.Entity, table, where: Mapping[str, Any], hidden: frozenset[str],
@@ -115,21 +126,6 @@ class RecordQuery:
         converted, errors = convert(field, value, self.values)
         problems.setdefault(name, []).extend(errors) if errors else None
         return to_column(field, converted)
-
-    def _search(self, ent: m.Entity, table, text: str, hidden: frozenset[str]) -> ColumnElement[bool]:
-        """Every word must appear (case-insensitively) in one of the searchable fields."""
-        names = [f.name for f in ent.fields.values() if f.search and f.stored and f.name not in hidden]
-        if not names and ent.title in ent.fields and ent.fields[ent.title].stored and ent.title not in hidden:
-            names = [ent.title]
-        if not names:
-            return false()
-        words = text.split()[:8]
-        clauses = []
-        for word in words:
-            # The same case mapping on both databases (SQLite's own lower() is ASCII only).
-            escaped = text_lower(word).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append(or_(*[sql_lower(table.c[n]).like(f"%{escaped}%", escape="\\") for n in names]))
-        return and_(*clauses)
 
     def _order(self, ent: m.Entity, table, sql, sort: str | Sequence[str] | None, hidden: frozenset[str],
                problems: dict[str, list[str]]) -> list[Any]:

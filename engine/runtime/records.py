@@ -19,10 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
-from sqlalchemy import Connection, Engine, exists, select
+from sqlalchemy import Connection, Engine, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..metadata import model as m
@@ -35,6 +36,7 @@ from .permissions import Permissions
 from .query import RecordQuery, row_to_dict
 from .rows import RowWriter
 from .saving import Draft, Preparer
+from .search import SearchIndex
 from .tables import Tables
 from .values import ValueContext, stored_record
 
@@ -64,6 +66,7 @@ class Page:
 
     rows: list[dict[str, Any]]
     has_more: bool
+    matching: int | None = None     # with `count_up_to=N`: rows matching, counted no further than N + 1
 
 
 def utc_now() -> dt.datetime:
@@ -89,22 +92,29 @@ class Records:
         self.preparer = Preparer(config, tables, self.permissions, self.exprs, values, clock)
         self.writer = RowWriter(config, tables, self.audit, clock)
         self.lines = Lines(config, tables, self.permissions, self.preparer, self.writer)
-        self.query = RecordQuery(config, tables, self.permissions, self.exprs, values)
+        self.query = RecordQuery(config, tables, self.permissions, self.exprs, values,
+                                 search=SearchIndex(engine, config))
         self.preparer.assign = assign
         self.checks: list[SaveCheck] = []
         self.listeners: list[Callable[[Change], None]] = []
+        # Set inside `atomic()`: the shared connection and the changes to tell once it commits.
+        self._atomic: ContextVar[tuple[Connection, list[Change]] | None] = ContextVar(
+            f"records_atomic_{id(self)}", default=None)
 
     # -- writing -------------------------------------------------------------------------------
-    def create(self, actor: Actor, entity: str, values: Mapping[str, Any], *, internal: bool = False) -> dict[str, Any]:
+    def create(self, actor: Actor, entity: str, values: Mapping[str, Any], *, internal: bool = False,
+               conn: Connection | None = None, deferred: list[Change] | None = None) -> dict[str, Any]:
         """Creates a record (and its lines); returns it as the user sees it.
 
         `internal` lets engine callers (pipelines, conversions, import) write
-        read-only fields, the stage and the team.
+        read-only fields, the stage and the team. `conn`: write inside the
+        caller's open transaction (alert `also` actions); listeners are then not
+        told, the Change is appended to `deferred` for the caller to tell after commit.
         """
         self._entity(entity)
         if not self.permissions.may_create(actor, entity):
             raise Forbidden(f"you may not create {entity} records")
-        with self.transaction() as conn:
+        with (self._joined(conn) if conn is not None else self.transaction()) as conn:
             problems = Problems()
             draft = self.preparer.draft(conn, actor, entity, values, problems, internal=internal)
             ops = self.lines.plan(conn, actor, draft, None, problems, internal)
@@ -112,9 +122,13 @@ class Records:
             record_id = self.writer.insert(conn, actor, draft)
             self.lines.apply(conn, actor, record_id, ops)
             saved = self._visible(conn, actor, entity, record_id)
-        self._tell(Change("create", entity, record_id, actor,
-                          {f.name: (None, draft.values[f.name]) for f in draft.entity.fields.values()
-                           if f.stored and draft.values.get(f.name) is not None}))
+        change = Change("create", entity, record_id, actor,
+                        {f.name: (None, draft.values[f.name]) for f in draft.entity.fields.values()
+                         if f.stored and draft.values.get(f.name) is not None})
+        if deferred is not None:
+            deferred.append(change)
+        else:
+            self._tell(change)
         return saved
 
     def update(self, actor: Actor, entity: str, record_id: int, values: Mapping[str, Any],
@@ -165,6 +179,26 @@ class Records:
                           {f.name: (current.get(f.name), None) for f in ent.fields.values()
                            if f.stored and current.get(f.name) is not None}))
 
+    def validate(self, actor: Actor, entity: str, values: Mapping[str, Any], record_id: int | None = None) -> None:
+        """A dry run of `create` (or `update` of `record_id`): raises what the save would, writes nothing.
+
+        The save's own checks run inside a transaction that is always rolled
+        back, so forms can show every problem while the user types.
+        """
+        self._entity(entity)
+        if record_id is None and not self.permissions.may_create(actor, entity):
+            raise Forbidden(f"you may not create {entity} records")
+        with self.engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                current = self._current(conn, actor, entity, record_id, "update") if record_id is not None else None
+                problems = Problems()
+                draft = self.preparer.draft(conn, actor, entity, values, problems, current=current)
+                self.lines.plan(conn, actor, draft, record_id, problems, False)
+                self._check(conn, actor, draft, current, problems)
+            finally:
+                tx.rollback()
+
     # -- reading -------------------------------------------------------------------------------
     def get(self, actor: Actor, entity: str, record_id: int, *, with_lines: bool = True) -> dict[str, Any]:
         """The record with its computed fields (and its lines rows the user may read); 404 if not readable."""
@@ -175,22 +209,33 @@ class Records:
     def list(self, actor: Actor, entity: str, filter_expr: str | None = None,
              where: Mapping[str, Any] | None = None, sort: str | Sequence[str] | None = None,
              search: str | None = None, limit: int = 50, offset: int = 0,
-             params: Mapping[str, Any] | None = None) -> Page:
+             params: Mapping[str, Any] | None = None, *, with_titles: bool = False,
+             paths: Sequence[str] = (), count_up_to: int | None = None) -> Page:
         """A page of the records the user may read.
 
         `filter_expr` is an expression (`amount > 1000 and stage.open`), `where`
         field equalities (`{"deal": 7}` for a related list; a list value means IN),
         `sort` field names with '-' for descending, `search` words matched in the
         entity's `search: true` fields, `params` the `$name` values of the filter.
+        `with_titles` adds `<link>__title` (the linked record's title, None when
+        the user may not read it) for every link and user field; `paths` adds
+        columns of linked records by their path (`account.industry`).
+        `count_up_to=N` also counts the matching rows, but never past N + 1
+        (cheap on any table: "more than N" instead of a full COUNT).
         """
         self._entity(entity)
         limit = max(1, min(int(limit), MAX_PAGE))
         query = self.query.select(actor, entity, filter_expr=filter_expr, where=where, search=search,
-                                  sort=sort, params=params)
+                                  sort=sort, params=params, titles=with_titles, paths=paths)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit + 1).offset(max(0, int(offset)))).mappings().all()
+            matching = None
+            if count_up_to is not None and len(rows) > limit:     # else the page itself says how many
+                ids = query.order_by(None).with_only_columns(
+                    self.tables.entity(entity).c.id, maintain_column_froms=True).limit(count_up_to + 1)
+                matching = int(conn.execute(select(func.count()).select_from(ids.subquery())).scalar_one())
         ent = self.config.entities[entity]
-        return Page([row_to_dict(ent, r) for r in rows[:limit]], len(rows) > limit)
+        return Page([row_to_dict(ent, r) for r in rows[:limit]], len(rows) > limit, matching)
 
     def iterate(self, actor: Actor, entity: str, filter_expr: str | None = None,
                 where: Mapping[str, Any] | None = None, sort: str | Sequence[str] | None = None,
@@ -225,6 +270,27 @@ class Records:
 
     # -- transactions ------------------------------------------------------------------------------
     @contextmanager
+    def atomic(self) -> Iterator[Connection]:
+        """Several saves as one transaction (conversions): all of them, or none.
+
+        Every create/update/delete made inside the block (in this thread) uses
+        the block's connection; listeners hear of the changes only after the
+        block commits, and not at all if it rolls back.
+        """
+        if self._atomic.get() is not None:
+            yield self._atomic.get()[0]  # type: ignore[index]
+            return
+        told: list[Change] = []
+        with self.transaction() as conn:
+            token = self._atomic.set((conn, told))
+            try:
+                yield conn
+            finally:
+                self._atomic.reset(token)
+        for change in told:
+            self._tell(change)
+
+    @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on any exception.
 
@@ -232,6 +298,10 @@ class Records:
         front, so two saves queue on the busy timeout instead of one failing
         when it upgrades its read snapshot.
         """
+        shared = self._atomic.get()
+        if shared is not None:      # inside atomic(): the block's transaction is this one
+            yield shared[0]
+            return
         try:
             with self.engine.connect() as conn, conn.begin():
                 # pysqlite defers BEGIN to the first write; an engine that begins itself needs nothing more.
@@ -244,6 +314,15 @@ class Records:
             raise Conflict("the save conflicts with a change made at the same time; try again "
                            f"({type(exc.orig).__name__})") from exc
 
+    @contextmanager
+    def _joined(self, conn: Connection) -> Iterator[Connection]:
+        """The caller's transaction: it commits or rolls back, not this block."""
+        yield conn
+
+    def tell(self, change: Change) -> None:
+        """Tells listeners of a change committed through a caller's transaction (`create(conn=...)`)."""
+        self._tell(change)
+
     # -- helpers -----------------------------------------------------------------------------------
     def _check(self, conn: Connection, actor: Actor, draft: Draft, current: Mapping[str, Any] | None,
                problems: Problems) -> None:
@@ -254,6 +333,10 @@ class Records:
 
     def _tell(self, change: Change) -> None:
         """Listeners hear of a change once it is committed; one failing does not undo it or stop the others."""
+        shared = self._atomic.get()
+        if shared is not None:      # not committed yet: told when atomic() commits
+            shared[1].append(change)
+            return
         for listener in self.listeners:
             try:
                 listener(change)

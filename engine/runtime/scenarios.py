@@ -33,6 +33,10 @@ STEPS_SUPPORTED = ("user", "at", "create", "update", "delete")
 CHECKS_SUPPORTED = ("ok", "refused", "values", "count", "can_read", "can_update")
 
 
+SCENE_SETUP: list[Callable[["Scene"], None]] = []
+"""Called with each new Scene before its first step (registered by engine/runtime/workflow)."""
+
+
 class Unsupported(Exception):
     """A step or check of a part the engine does not have yet."""
 
@@ -122,6 +126,8 @@ def run_test(config: m.Config, test: m.ScenarioTest, *, work_dir: str | Path | N
             clock = Clock(start)
             scene = Scene(config, Records(config, engine, tables, clock=clock),
                           Users(config, engine, tables, clock=clock), clock)
+            for prepare in SCENE_SETUP:     # services other parts add (workflow: scoring, approvals, ...)
+                prepare(scene)
             return _run(scene, test, file)
         except Exception as exc:   # a bug must fail its test, not the whole run
             return Outcome(file, test.name, False, f"error: {type(exc).__name__}: {exc}")
@@ -205,3 +211,14 @@ def _delete(scene: Scene, args: Mapping[str, Any]) -> None:
 STEPS: dict[str, Callable[[Scene, Mapping[str, Any]], None]] = {
     "user": _user, "at": _at, "create": _create, "update": _update, "delete": _delete,
 }
+
+# Workflow steps (move, approve, reject, convert) and the approval_pending check live in their own module.
+from .workflow.scenario_steps import register as _register_workflow  # noqa: E402
+
+STEPS_SUPPORTED, CHECKS_SUPPORTED = _register_workflow(STEPS, CHECKS, SCENE_SETUP, STEPS_SUPPORTED,
+                                                       CHECKS_SUPPORTED)
+
+# Alert steps (run_alerts) and the notified check, with real SMTP / SMS receivers.
+from .alerts.scenario_steps import register as _register_alerts  # noqa: E402
+
+STEPS_SUPPORTED, CHECKS_SUPPORTED = _register_alerts(STEPS, CHECKS, SCENE_SETUP, STEPS_SUPPORTED, CHECKS_SUPPORTED)

@@ -231,6 +231,96 @@ def engine_tables(metadata: MetaData) -> None:
           Column("user_id", Integer, nullable=True),
           Column("at", UtcDateTime(), nullable=False),
           Index("ix_crm_stage_history_entity_record_id", "entity", "record_id"))
+    # Per-user quota targets set as data (reports/quotas.py); absent rows use the configured target.
+    Table("crm_quota_targets", metadata,
+          Column("quota", String(40), primary_key=True),
+          Column("target", String(40), primary_key=True),
+          Column("user_id", Integer, ForeignKey(f"{USERS}.id", ondelete="CASCADE"), primary_key=True),
+          Column("period_start", Date, primary_key=True),
+          Column("value", Numeric(20, 4), nullable=False))
+    # Approval requests and their decisions (engine/runtime/workflow/approvals.py).
+    Table("crm_approval_requests", metadata,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("approval", String(40), nullable=False),
+          Column("entity", String(40), nullable=False),
+          Column("record_id", Integer, nullable=False),
+          Column("status", String(16), nullable=False),           # pending approved rejected expired cancelled
+          Column("step", Integer, nullable=False, server_default="0"),   # index into `steps`
+          Column("steps", Text, nullable=False),                  # JSON: the applicable steps when made
+          Column("step_role", String(40), nullable=True),         # the current step's approvers (inbox)
+          Column("step_same_team", Boolean, nullable=False, server_default="0"),
+          Column("team", String(40), nullable=True),              # the record owner's team
+          Column("revision", String(32), nullable=True),          # the configuration revision it was made under
+          Column("requested_by", Integer, nullable=True),
+          Column("created_at", UtcDateTime(), nullable=False),
+          Column("decided_at", UtcDateTime(), nullable=True),
+          Column("expires_at", UtcDateTime(), nullable=True),
+          Column("snapshot", Text, nullable=True),                # JSON: the locked values when made
+          Index("ix_crm_approval_requests_entity_record_id", "entity", "record_id"),
+          Index("ix_crm_approval_requests_status", "status"))
+    Table("crm_approval_decisions", metadata,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("request_id", Integer, ForeignKey("crm_approval_requests.id", ondelete="CASCADE"),
+                 nullable=False, index=True),
+          Column("step", Integer, nullable=False),
+          Column("user_id", Integer, nullable=True),
+          Column("decision", String(16), nullable=False),         # approved | rejected
+          Column("reason", Text, nullable=True),
+          Column("at", UtcDateTime(), nullable=False))
+    alert_tables(metadata)
+
+
+def alert_tables(metadata: MetaData) -> None:
+    """Alerts and notifications (engine/runtime/alerts): exactly-once firings, the outbox, the bell."""
+    Table("crm_alert_firings", metadata,                          # one row per (alert, record, moment)
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("alert", String(40), nullable=False),
+          Column("entity", String(40), nullable=False),
+          Column("record_id", Integer, nullable=False),
+          Column("moment", String(80), nullable=False),           # offset@instant, scheduled instant, event key
+          Column("fired_at", UtcDateTime(), nullable=False),
+          Column("revision", String(32), nullable=True),
+          UniqueConstraint("alert", "entity", "record_id", "moment"))
+    Table("crm_alert_scans", metadata,                            # up to when each scanned alert has run
+          Column("alert", String(40), primary_key=True),
+          Column("last_scan", UtcDateTime(), nullable=False))
+    Table("crm_alert_open", metadata,                             # schedule/idle periods already told
+          Column("alert", String(40), primary_key=True),
+          Column("record_id", Integer, primary_key=True),
+          Column("since", UtcDateTime(), nullable=False))
+    Table("crm_outbox", metadata,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("firing_id", Integer, ForeignKey("crm_alert_firings.id", ondelete="CASCADE"), nullable=False),
+          Column("alert", String(40), nullable=False),
+          Column("entity", String(40), nullable=False),
+          Column("record_id", Integer, nullable=False),
+          Column("recipient_id", Integer, ForeignKey(f"{USERS}.id", ondelete="CASCADE"), nullable=False),
+          Column("channel", String(16), nullable=False),          # email | sms | in_app
+          Column("address", String(254), nullable=True),
+          Column("status", String(16), nullable=False),           # pending | sending | sent | failed
+          Column("attempts", Integer, nullable=False, server_default="0"),
+          Column("next_attempt_at", UtcDateTime(), nullable=False),
+          Column("lease_until", UtcDateTime(), nullable=True),
+          Column("last_error", Text, nullable=True),
+          Column("subject", Text, nullable=False, server_default=""),
+          Column("body", Text, nullable=False, server_default=""),
+          Column("html", Text, nullable=True),
+          Column("link", String(500), nullable=True),
+          Column("created_at", UtcDateTime(), nullable=False),
+          Column("sent_at", UtcDateTime(), nullable=True),
+          UniqueConstraint("firing_id", "recipient_id", "channel"),
+          Index("ix_crm_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+          Index("ix_crm_outbox_entity_record_id", "entity", "record_id"))
+    Table("crm_notifications", metadata,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("user_id", Integer, ForeignKey(f"{USERS}.id", ondelete="CASCADE"), nullable=False),
+          Column("outbox_id", Integer, nullable=True, unique=True),
+          Column("title", String(500), nullable=False),
+          Column("body", Text, nullable=False, server_default=""),
+          Column("link", String(500), nullable=True),
+          Column("created_at", UtcDateTime(), nullable=False),
+          Column("read_at", UtcDateTime(), nullable=True),
+          Index("ix_crm_notifications_user_id_read_at", "user_id", "read_at"))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -259,4 +349,18 @@ def build_tables(config: m.Config) -> Tables:
     engine_tables(metadata)
     for entity in config.entities.values():
         entity_table(metadata, entity)
+    date_trigger_indexes(config, metadata)
     return Tables(metadata)
+
+
+def date_trigger_indexes(config: m.Config, metadata: MetaData) -> None:
+    """The date field of every date-triggered alert is indexed: its scan is a range over that column."""
+    for alert in config.alerts.values():
+        trigger = alert.trigger
+        table = metadata.tables.get(alert.entity)
+        if not isinstance(trigger, m.DateTrigger) or table is None or trigger.date not in table.c:
+            continue
+        column = table.c[trigger.date]
+        if column.unique or any(list(ix.columns)[:1] == [column] for ix in table.indexes):
+            continue
+        Index(None, column)

@@ -41,7 +41,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         actor = _actor(config, engine, tables, args.as_user)
         result = import_csv(records, actor, args.entity, args.file, dry_run=args.dry_run,
-                            report=args.report, chunk_size=args.chunk_size, progress=progress)
+                            report=args.report, chunk_size=args.chunk_size, progress=progress,
+                            workers=args.workers)
     print(result.summary())
     if result.refused:
         where = f"; see {args.report}" if args.report else "; write them out with --report FILE"

@@ -141,6 +141,12 @@ CASES: list[tuple[str, tuple]] = [
     ("stage.open == null", (False, False, True)),
     ("'a' in null", (None, None, None)),
     ("not null", (None, None, None)),
+    # precedence survives inlined formulas and NOT (PostgreSQL refuses `a > b = c`)
+    ("(not big) == hot", (False, None, None)),
+    ("not warm", (False, None, None)),
+    ("(not warm) == (not hot)", (True, None, None)),
+    ("not (hot and big)", (False, True, True)),
+    ("net * 2", (D("396.00"), None, 14)),
 ]
 OPTIONS = dict(now=NOW, current_user=ANNA, params={"period": "this_month", "limit": 50},
                param_types={"period": PERIOD, "limit": INT})

@@ -137,3 +137,16 @@ def test_errors_place_themselves_in_the_file() -> None:
     assert isinstance(err, ExpressionError)
     placed = err.to_config_error("amount > 0 and\n  amunt", Location("deal.yaml", 7, 11), "validations[0].rule")
     assert str(placed).startswith("deal.yaml:8:3: CRM-E301 validations[0].rule: deal has no field 'amunt'")
+
+
+def test_computed_fields_without_result_take_the_type_of_their_expression() -> None:
+    from .factory import make_config
+    config = make_config({
+        "order": {"qty": "int", "name": "string", "double": {"type": "formula", "expr": "qty * 2"},
+                  "title": {"type": "formula", "expr": "'#' + name"},
+                  "last_due": {"type": "rollup", "of": "line", "expr": "max(due)"}},
+        "line": {"order": {"type": "link", "entity": "order"}, "due": "date"}})
+    context = CheckContext(config, "order")
+    assert check("double", context) == (INT, [])
+    assert check("title", context) == (TEXT, [])
+    assert check("last_due", context) == (DATE, [])

@@ -21,7 +21,7 @@ from .world import WORLD, create_world, insert, py_results, same, sql_results
 
 UTC = dt.timezone.utc
 # CRM_EXPR_EXAMPLES=2000 for a long hunt; the default keeps the suite quick.
-SETTINGS = settings(max_examples=int(os.environ.get("CRM_EXPR_EXAMPLES", "150")), deadline=None,
+SETTINGS = settings(max_examples=int(os.environ.get("CRM_EXPR_EXAMPLES", "100")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # --- values ---------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ NUM_FIELDS = ["amount", "qty", "discount", "net", "account.score", "stage.probab
               "account.open_deals", "account.parent.open_deals"]
 TEXT_FIELDS = ["name", "account.name", "account.industry", "owner.team", "stage", "account.label",
                "account.parent.name", "owner.username"]
-BOOL_FIELDS = ["hot", "account.vip", "owner.active", "big", "stage.open", "stage.won", "stage.closed",
+BOOL_FIELDS = ["hot", "account.vip", "owner.active", "big", "warm", "stage.open", "stage.won", "stage.closed",
                "account.parent.vip"]
 DATE_FIELDS = ["close_date", "today()", "created_at.date()", "closed_at.date()"]
 DATETIME_FIELDS = ["created_at", "closed_at", "now()"]

@@ -131,3 +131,18 @@ def test_formula_cycles_are_reported() -> None:
     with pytest.raises(ExpressionError) as err:
         SqlCompiler(config, "thing", tables.__getitem__).compile("a")
     assert err.value.code == "CRM-E210"
+
+
+def test_list_parameters(world) -> None:
+    conn, tables = world
+    assert ids(conn, tables, "stage in $stages", params={"stages": ["new", "won"]}) == [1, 2]
+    assert ids(conn, tables, "stage not in $stages", params={"stages": ["new"]}) == [2]
+
+
+def test_a_rollup_must_aggregate() -> None:
+    from .factory import make_config, make_tables
+    config = make_config({"order": {"lines": {"type": "rollup", "of": "line", "expr": "qty", "result": "int"}},
+                          "line": {"order": {"type": "link", "entity": "order"}, "qty": "int"}})
+    with pytest.raises(ExpressionError) as err:
+        SqlCompiler(config, "order", make_tables(config).__getitem__).compile("lines")
+    assert err.value.code == "CRM-E303"

@@ -31,6 +31,7 @@ WORLD = make_config(
             "net": {"type": "formula", "expr": "amount * 2 - qty", "result": "money"},
             "age": {"type": "formula", "expr": "days_since(created_at)", "result": "int"},
             "big": {"type": "formula", "expr": "net > 100", "result": "bool"},
+            "warm": {"type": "formula", "expr": "hot or qty > 0", "result": "bool"},
             "items": {"type": "lines", "entity": "deal_line"},
             "total": {"type": "rollup", "of": "items", "expr": "sum(qty * price)", "filter": "price > 0",
                       "result": "money"},

@@ -55,6 +55,12 @@ fields:
   revenue:  {type: money, min: 0}
   tax_id:   {type: string, unique: true}
   code:     {type: autonumber, format: "A-{seq:03}"}
+  score:    {type: int}
+scoring:
+  field: score
+  rules:
+    - {when: "industry == 'it'", points: 10}
+    - {when: "revenue > 5", points: 5}
 """,
     "entities/contact.yaml": """
 entity: contact
@@ -188,6 +194,23 @@ def test_imported_records_get_defaults_owner_numbers_and_one_audit_row_each(crm,
     assert later["code"] == "D-2025-0008"
 
 
+def test_a_worker_process_checks_chunks_with_the_same_result(crm, tmp_path):
+    records, people = crm
+    add_accounts(records, "ACME", owner=people["alice"])
+    rows = [["name", "account", "amount", "Discount"]]
+    rows += [[f"D{i}", "ACME" if i % 5 else "Nobody", str(i), "50" if i == 7 else ""] for i in range(1, 13)]
+    path = write_csv(tmp_path / "deals.csv", rows)
+    result = import_csv(records, people["alice"], "deal", path, chunk_size=4, workers=1,
+                        report=tmp_path / "r.csv")
+    assert (result.rows, result.imported, result.refused) == (12, 9, 3)
+    deals = all_rows(records, "deal")
+    assert [d["code"] for d in deals] == [f"D-2025-{n:04d}" for n in range(1, 10)]
+    assert {(d["owner"], d["team"]) for d in deals} == {(people["alice"].id, "north")}
+    assert read_report(tmp_path / "r.csv") == [
+        (6, "account", "there is no account 'Nobody'"), (8, "", "The discount can be at most 40%"),
+        (11, "account", "there is no account 'Nobody'")]
+
+
 def test_links_resolve_by_title_by_id_and_through_their_filter(crm, tmp_path):
     records, _ = crm
     ids = add_accounts(records, "ACME", "Globex")
@@ -211,7 +234,7 @@ def test_links_resolve_by_title_by_id_and_through_their_filter(crm, tmp_path):
     ]
 
 
-def test_columns_match_labels_in_any_locale_and_choice_labels(crm, tmp_path):
+def test_columns_match_labels_in_any_locale_choice_labels_and_scores_are_computed(crm, tmp_path):
     records, _ = crm
     path = write_csv(tmp_path / "accounts.csv", [
         ["CÉGNÉV", "industry", "Revenue", "tax id"],
@@ -222,8 +245,8 @@ def test_columns_match_labels_in_any_locale_and_choice_labels(crm, tmp_path):
     ])
     result = import_csv(records, SYSTEM, "account", path, report=tmp_path / "r.csv")
     assert result.imported == 3
-    assert [(a["name"], a["industry"]) for a in all_rows(records, "account")] == [
-        ("ACME", "it"), ("Globex", "retail"), ("Initech", "it")]
+    assert [(a["name"], a["industry"], a["score"]) for a in all_rows(records, "account")] == [
+        ("ACME", "it", 15), ("Globex", "retail", 0), ("Initech", "it", 10)]
     assert read_report(tmp_path / "r.csv") == [(5, "industry", "'farming' is not one of: it, retail")]
 
 

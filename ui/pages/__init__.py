@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import auth, health, home, preferences
+from . import auth, health, home, lists, preferences
+from . import files, forms, pickers, record
+from . import notifications
 
-ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *home.ROUTES, *preferences.ROUTES]
+ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *home.ROUTES, *preferences.ROUTES, *lists.ROUTES,
+                           *forms.ROUTES, *pickers.ROUTES, *record.ROUTES, *files.ROUTES,
+                           *notifications.ROUTES]

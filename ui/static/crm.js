@@ -52,6 +52,17 @@
     showMessage(flash ? flash.getAttribute("data-send-error") : "");
   });
 
+  /* Lists: the header checkbox selects every row of its table (delegated: tables are swapped by htmx). */
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("[data-select-all]")) { return; }
+    var form = box.closest("form");
+    if (!form) { return; }
+    form.querySelectorAll('input[type="checkbox"][name="ids"]').forEach(function (row) {
+      row.checked = box.checked;
+    });
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { setUpNavToggle(); setUpUserMenu(); });
   } else {

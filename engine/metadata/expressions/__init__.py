@@ -11,7 +11,7 @@ Both back ends follow SQL's null rules and give the same answers; see
 docs/expressions.md for the language as consultants read it.
 """
 from .check import Analysis, CheckContext, analyse, check
-from .evaluate import EvalEnv, evaluate, holds
+from .evaluate import EvalEnv, Program, Run, compile_program, evaluate, holds
 from .functions import FUNCTIONS, METHODS, Function, register
 from .nodes import ExpressionError, Expr
 from .parse import parse
@@ -24,7 +24,7 @@ from .types import (ANY, BOOL, DATE, DATETIME, DAYS, DECIMAL, INT, NULL, PERIOD,
 
 __all__ = [
     "Analysis", "CheckContext", "analyse", "check",
-    "EvalEnv", "evaluate", "holds",
+    "EvalEnv", "Program", "Run", "compile_program", "evaluate", "holds",
     "FUNCTIONS", "METHODS", "Function", "register",
     "ExpressionError", "Expr", "parse",
     "USER_COLUMNS", "USERS", "Resolved", "resolve_path", "rollup_source",

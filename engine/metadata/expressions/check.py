@@ -14,17 +14,18 @@ before compiling, so they see the same types.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Mapping
 
 from ..errors import did_you_mean
 from ..model import Config
-from .functions import FUNCTIONS, METHODS
+from .functions import FUNCTIONS, METHODS, Function
 from .nodes import (Aggregate, BinOp, BoolOp, Call, Compare, ExpressionError, Expr, IfElse, ListLit,
                     Literal, MethodCall, Not, Param, Path, Unary)
 from .parse import AGGREGATES, parse
-from .paths import USER_COLUMNS, Resolved, resolve_path
+from .paths import USER_COLUMNS, Resolved, resolve_path, rollup_source
 from .types import (ANY, BOOL, DECIMAL, INT, NULL, TEXT, USER, Type, accepts, comparable, is_loose,
                     is_number, is_temporal, is_text, list_of, orderable, unify)
 
@@ -82,6 +83,32 @@ def _analyse(config: Config, entity: str, expr: Expr, allow_aggregates: bool,
              params: tuple[tuple[str, Type], ...], allow_old: bool, expected: Type | None) -> Analysis:
     ctx = CheckContext(config, entity, allow_aggregates, dict(params), allow_old, expected)
     return _Checker(ctx).run(expr)
+
+
+_INFERRING = threading.local()      # per thread: the computed fields being inferred right now
+
+
+@lru_cache(maxsize=4096)
+def infer_computed_type(config: Config, entity: str, name: str) -> Type:
+    """The type a formula's `expr` (or a rollup's, over its child rows) gives; `any` when unknowable."""
+    key = (id(config), entity, name)
+    active: set[tuple[int, str, str]] = _INFERRING.__dict__.setdefault("keys", set())
+    if key in active:              # a cycle: reported as CRM-E210 by the configuration checks
+        return ANY
+    field = config.entities[entity].fields[name]
+    active.add(key)
+    try:
+        if field.type == "rollup":
+            child, _ = rollup_source(config, entity, field)
+            ctx = CheckContext(config, child, allow_aggregates=True)
+        else:
+            ctx = CheckContext(config, entity)
+        analysis = analyse(field.expr or "null", ctx)
+        return ANY if analysis.errors else analysis.type
+    except ExpressionError:
+        return ANY
+    finally:
+        active.discard(key)
 
 
 class _Checker:
@@ -297,7 +324,7 @@ class _Checker:
             return self.error("CRM-E302", f"'.{node.name}()' is not a method of the language", node.offset, hint)
         return self._apply(fn, f".{node.name}", [node.receiver, *node.args], node.offset)
 
-    def _apply(self, fn, label: str, args: list[Expr], offset: int) -> Type:
+    def _apply(self, fn: Function, label: str, args: list[Expr], offset: int) -> Type:
         types = [self.visit(arg) for arg in args]
         if len(args) < fn.min_args or fn.max_args is not None and len(args) > fn.max_args:
             given = len(args) - fn.method

@@ -25,15 +25,15 @@ from typing import Any, Callable, Mapping
 
 from ..model import Config, Field
 from . import values
-from .check import CheckContext, analyse
-from .functions import FUNCTIONS, METHODS
+from .check import Analysis, CheckContext, analyse
+from .functions import FUNCTIONS, METHODS, Function
 from .nodes import (Aggregate, BinOp, BoolOp, Call, Compare, ExpressionError, Expr, IfElse, ListLit,
                     Literal, MethodCall, Not, Param, Path, Unary, walk)
 from .paths import Resolved, resolve_path
 from .periods import resolve_period
 from .types import DATETIME, Type, type_of_value
 
-Program = Callable[["_Run", Mapping[str, Any]], Any]
+Program = Callable[["Run", Mapping[str, Any]], Any]
 TEXT_TESTS = ("startswith", "endswith", "contains")
 
 
@@ -59,7 +59,7 @@ def evaluate(expr: str | Expr, env: EvalEnv) -> Any:
     param_types = env.param_types if env.param_types is not None else {
         name: type_of_value(value) for name, value in env.params.items()}
     program = _program(env.config, env.entity, expr, tuple(sorted(param_types.items())))
-    return program(_Run(env), env.record)
+    return program(Run(env), env.record)
 
 
 def holds(expr: str | Expr, env: EvalEnv) -> bool:
@@ -67,7 +67,17 @@ def holds(expr: str | Expr, env: EvalEnv) -> bool:
     return evaluate(expr, env) is True
 
 
-class _Run:
+def compile_program(config: Config, entity: str, expr: str | Expr,
+                    param_types: Mapping[str, Type] | None = None) -> Program:
+    """An expression turned into a closure once, for batches: `program(Run(env), record)`.
+
+    `evaluate` does exactly this per call (both are cached); a batch may share
+    one `Run` across rows so the clock is read once and linked rows load once.
+    """
+    return _program(config, entity, expr, tuple(sorted((param_types or {}).items())))
+
+
+class Run:
     """One evaluation: the clock read once, rows loaded once, formulas guarded against cycles."""
 
     __slots__ = ("env", "now", "today", "tz", "rows", "active")
@@ -81,6 +91,7 @@ class _Run:
         self.active: set[tuple[str, str, int]] = set()
 
     def follow(self, table: str, ref: Any) -> Mapping[str, Any] | None:
+        """The row a link points at (a link given as a row mapping is that row)."""
         if isinstance(ref, Mapping):
             return ref
         key = (table, int(ref))
@@ -91,9 +102,7 @@ class _Run:
         return self.rows[key]
 
 
-def _ref_id(value: Any) -> Any:
-    """A link given as a row mapping stands for its id."""
-    return value.get("id") if isinstance(value, Mapping) and "id" in value else value
+_Run = Run       # the name engine/runtime/import_batch.py imports
 
 
 @lru_cache(maxsize=4096)
@@ -112,7 +121,7 @@ def _formula(config: Config, entity: str, name: str) -> Program:
     program = _Builder(config, entity, analysis).build(analysis.expr)
     key_name = name
 
-    def run_formula(run: _Run, row: Mapping[str, Any]) -> Any:
+    def run_formula(run: Run, row: Mapping[str, Any]) -> Any:
         key = (entity, key_name, id(row))
         if key in run.active:
             raise ExpressionError("CRM-E210", f"formula {entity}.{key_name} depends on itself")
@@ -127,7 +136,7 @@ def _formula(config: Config, entity: str, name: str) -> Program:
 class _Builder:
     """Syntax tree -> closures `(run, row) -> value`."""
 
-    def __init__(self, config: Config, entity: str, analysis):
+    def __init__(self, config: Config, entity: str, analysis: Analysis):
         self.config, self.entity, self.analysis = config, entity, analysis
 
     def build(self, node: Expr) -> Program:
@@ -146,15 +155,15 @@ class _Builder:
 
     def _Param(self, node: Param) -> Program:
         name, kind = node.name, self.type(node).kind
-        return lambda run, row: _normalise(_ref_id(run.env.params.get(name)), kind)
+        return lambda run, row: values.normalise(values.ref_id(run.env.params.get(name)), kind)
 
     def _Path(self, node: Path) -> Program:
         parts = node.parts
         if parts[0] == "current_user":
             if len(parts) == 1:
-                return lambda run, row: _ref_id(run.env.current_user)
+                return lambda run, row: values.ref_id(run.env.current_user)
             attr, kind = parts[1], self.type(node).kind
-            return lambda run, row: _normalise((run.env.current_user or {}).get(attr), kind)
+            return lambda run, row: values.normalise((run.env.current_user or {}).get(attr), kind)
         reader = self._reader(self.analysis.paths[id(node)])
         if parts[0] == "old":
             return lambda run, row: None if run.env.old is None else reader(run, run.env.old)
@@ -166,7 +175,7 @@ class _Builder:
         if not hops:
             return value
 
-        def read(run: _Run, row: Mapping[str, Any]) -> Any:
+        def read(run: Run, row: Mapping[str, Any]) -> Any:
             current: Mapping[str, Any] | None = row
             for hop in hops:
                 ref = current.get(hop.field)
@@ -189,7 +198,7 @@ class _Builder:
         op, lt, rt = node.op, self.type(node.left).kind, self.type(node.right).kind
         compute = _arithmetic(op, lt, rt)
 
-        def binop(run: _Run, row: Mapping[str, Any]) -> Any:
+        def binop(run: Run, row: Mapping[str, Any]) -> Any:
             a, b = left(run, row), right(run, row)
             return None if a is None or b is None else compute(run, a, b)
         return binop
@@ -213,7 +222,7 @@ class _Builder:
             return test
         compare = _COMPARE[op]
 
-        def comparison(run: _Run, row: Mapping[str, Any]) -> Any:
+        def comparison(run: Run, row: Mapping[str, Any]) -> Any:
             a, b = left(run, row), right(run, row)
             return None if a is None or b is None else compare(a, b)
         return comparison
@@ -221,14 +230,14 @@ class _Builder:
     def _membership(self, node: Compare, left: Program, right: Program) -> Program:
         kind = self.type(node.right).kind
         if isinstance(node.right, (ListLit, Param)) and kind == "list":
-            def in_values(run: _Run, row: Mapping[str, Any]) -> Any:
+            def in_values(run: Run, row: Mapping[str, Any]) -> Any:
                 items = right(run, row)
                 return None if items is None else values.in3(left(run, row), list(items))
             return in_values
         if kind == "period":
             as_datetime = self.type(node.left).kind == "datetime"
 
-            def in_period(run: _Run, row: Mapping[str, Any]) -> Any:
+            def in_period(run: Run, row: Mapping[str, Any]) -> Any:
                 x, spec = left(run, row), right(run, row)
                 if x is None or spec is None:
                     return None
@@ -239,7 +248,7 @@ class _Builder:
                 return values.and3([start is None or x >= start, end is None or x < end])
             return in_period
 
-        def in_list(run: _Run, row: Mapping[str, Any]) -> Any:
+        def in_list(run: Run, row: Mapping[str, Any]) -> Any:
             x, items = left(run, row), values.as_list(right(run, row))
             return None if x is None or items is None else x in items
         return in_list
@@ -258,7 +267,7 @@ class _Builder:
         if not names:
             return test
 
-        def maybe_dropped(run: _Run, row: Mapping[str, Any]) -> Any:
+        def maybe_dropped(run: Run, row: Mapping[str, Any]) -> Any:
             if run.env.drop_null_params and any(run.env.params.get(n) is None for n in names):
                 return True
             return test(run, row)
@@ -267,7 +276,7 @@ class _Builder:
     def _BoolOp(self, node: BoolOp) -> Program:
         parts = [self.build(v) for v in node.values]
         if node.op == "and":
-            def all_of(run: _Run, row: Mapping[str, Any]) -> Any:
+            def all_of(run: Run, row: Mapping[str, Any]) -> Any:
                 unknown = False
                 for part in parts:
                     v = part(run, row)
@@ -277,7 +286,7 @@ class _Builder:
                 return None if unknown else True
             return all_of
 
-        def any_of(run: _Run, row: Mapping[str, Any]) -> Any:
+        def any_of(run: Run, row: Mapping[str, Any]) -> Any:
             unknown = False
             for part in parts:
                 v = part(run, row)
@@ -305,13 +314,13 @@ class _Builder:
         program = self._apply(METHODS[node.name], [node.receiver, *node.args], node)
         return self._droppable(node, program) if node.name in TEXT_TESTS else program
 
-    def _apply(self, fn, args: list[Expr], node: Expr) -> Program:
+    def _apply(self, fn: Function, args: list[Expr], node: Expr) -> Program:
         promote = fn.promote and self.type(node) == DATETIME
         programs = self._promoted(*args) if promote else [self.build(a) for a in args]
         types = [self.type(a) for a in args]
         python, nulls = fn.python, fn.nulls
 
-        def call(run: _Run, row: Mapping[str, Any]) -> Any:
+        def call(run: Run, row: Mapping[str, Any]) -> Any:
             got = [p(run, row) for p in programs]
             if not nulls and any(v is None for v in got):
                 return None
@@ -321,7 +330,7 @@ class _Builder:
     def _changed(self, name: str) -> Program:
         reader = _column_reader(self.config, resolve_path(self.config, self.entity, (name,)))
 
-        def changed(run: _Run, row: Mapping[str, Any]) -> bool:
+        def changed(run: Run, row: Mapping[str, Any]) -> bool:
             now = reader(run, row)
             if run.env.old is None:
                 return now is not None
@@ -337,7 +346,7 @@ def _is_null(node: Expr) -> bool:
 
 
 def _to_datetime(program: Program) -> Program:
-    def promoted(run: _Run, row: Mapping[str, Any]) -> Any:
+    def promoted(run: Run, row: Mapping[str, Any]) -> Any:
         v = program(run, row)
         return None if v is None else values.local_midnight(v, run.tz)
     return promoted
@@ -349,7 +358,7 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _arithmetic(op: str, left: str, right: str) -> Callable[[_Run, Any, Any], Any]:
+def _arithmetic(op: str, left: str, right: str) -> Callable[[Run, Any, Any], Any]:
     """The Python operation for `op` on non-null operands of these type kinds."""
     if op in "+-" and (left == "days" or right == "days"):
         sign = 1 if op == "+" else -1
@@ -375,15 +384,15 @@ def _column_reader(config: Config, resolved: Resolved) -> Program:
     if f is not None and f.type == "formula":
         return lambda run, row: _formula(config, table, name)(run, row)
     if f is not None and f.type == "rollup":
-        def rollup(run: _Run, row: Mapping[str, Any]) -> Any:
+        def rollup(run: Run, row: Mapping[str, Any]) -> Any:
             if run.env.rollup is None:
-                return _normalise(row.get(name), resolved.type.kind)
-            return _normalise(run.env.rollup(table, f, row), resolved.type.kind)
+                return values.normalise(row.get(name), resolved.type.kind)
+            return values.normalise(run.env.rollup(table, f, row), resolved.type.kind)
         return rollup
     if resolved.attribute:
         return _stage_reader(config, resolved)
     kind = resolved.type.kind
-    return lambda run, row: _normalise(row.get(name), kind)
+    return lambda run, row: values.normalise(row.get(name), kind)
 
 
 def _stage_reader(config: Config, resolved: Resolved) -> Program:
@@ -396,24 +405,3 @@ def _stage_reader(config: Config, resolved: Resolved) -> Program:
     keys = {s.key for s in stages if {"open": s.closed is None, "won": s.closed == "won",
                                        "lost": s.closed == "lost", "closed": s.closed is not None}[attribute]}
     return lambda run, row: None if row.get(name) is None else row.get(name) in keys
-
-
-def _normalise(value: Any, kind: str) -> Any:
-    """A stored value in the form the evaluator computes with (SQLite returns floats, 0/1, text dates)."""
-    if value is None:
-        return None
-    if kind == "decimal" or kind == "int" and not isinstance(value, int):
-        return values.as_number(value)
-    if kind == "int":
-        return value
-    if kind == "bool":
-        return bool(value)
-    if kind == "date":
-        return values.as_date(value)
-    if kind == "datetime":
-        return values.as_datetime(value)
-    if kind in ("record", "user"):
-        return _ref_id(value)
-    if kind == "list":
-        return values.as_list(value)
-    return value

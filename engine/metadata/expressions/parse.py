@@ -117,7 +117,8 @@ def _prepare(text: str) -> tuple[str, frozenset[int]]:
             continue
         if ch in "\r\n\t\f\v":
             out[i] = " "
-        elif ch == "$" and i + 1 < n and (text[i + 1].isalpha() or text[i + 1] == "_"):
+        elif (ch == "$" and i + 1 < n and (text[i + 1].isalpha() or text[i + 1] == "_")
+              and not (i and (text[i - 1].isalnum() or text[i - 1] == "_"))):
             out[i] = "_"
             marked.add(i)
         i += 1

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..errors import did_you_mean
 from ..model import Config, Entity, Field
 from .nodes import ExpressionError
-from .types import BOOL, DATETIME, INT, TEXT, USER, Type, type_of_field
+from .types import ANY, BOOL, DATETIME, INT, TEXT, USER, Type, type_of_field
 
 USERS = "crm_users"
 USER_COLUMNS: dict[str, Type] = {
@@ -88,7 +88,7 @@ def resolve_path(config: Config, entity: str, parts: tuple[str, ...], offset: in
         if field is None:
             raise ExpressionError("CRM-E301", f"{table} has no field '{name}'", at,
                                   did_you_mean(name, [*ent.fields, *SYSTEM_TYPES]))
-        kind = type_of_field(field)
+        kind = computed_type(config, table, field) if field.type in ("formula", "rollup") else type_of_field(field)
         if kind is None:
             raise ExpressionError("CRM-E303", f"'{name}' is a {field.type} field and has no single value here",
                                   at, "use a rollup field to aggregate child rows" if field.type == "lines" else None)
@@ -108,6 +108,14 @@ def resolve_path(config: Config, entity: str, parts: tuple[str, ...], offset: in
         raise ExpressionError("CRM-E301", f"'{name}' is a {field.type} field: only link, user and stage "
                               "fields have parts", at)
     raise ExpressionError("CRM-E301", "an empty path", offset)
+
+
+def computed_type(config: Config, entity: str, field: Field) -> Type:
+    """A formula's or rollup's type: its `result`, else what its expression gives."""
+    if field.result:
+        return type_of_field(field) or ANY
+    from .check import infer_computed_type     # the checker resolves paths itself
+    return infer_computed_type(config, entity, field.name)
 
 
 def _entity(config: Config, name: str, at: int) -> Entity:

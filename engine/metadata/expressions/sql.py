@@ -27,13 +27,13 @@ import operator
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement, Grouping
 from sqlalchemy.sql.expression import FromClause
 
 from ..model import Config, Field
 from . import sqlparts, values
 from .check import Analysis, CheckContext, analyse
-from .functions import FUNCTIONS, METHODS
+from .functions import FUNCTIONS, METHODS, Function
 from .nodes import (Aggregate, BinOp, BoolOp, Call, Compare, ExpressionError, Expr, IfElse, ListLit,
                     Literal, MethodCall, Not, Param, Path, Unary, walk)
 from .paths import Resolved, rollup_source
@@ -118,13 +118,15 @@ class SqlCompiler:
 
     @staticmethod
     def _typed(column: ColumnElement, t: Type) -> ColumnElement:
-        return sa.type_coerce(column, sql_type(t)) if t.kind not in ("null", "any") else column
+        # Parenthesised: a formula inlined into a larger expression keeps its own precedence.
+        grouped = _grouped(column)
+        return sa.type_coerce(grouped, sql_type(t)) if t.kind not in ("null", "any") else grouped
 
     def _compile(self, analysis: Analysis, base: _Base) -> ColumnElement:
         return _Visit(self, analysis, base).visit(analysis.expr)
 
     # paths -------------------------------------------------------------------
-    def column(self, resolved: Resolved, base: _Base) -> ColumnElement:
+    def _path(self, resolved: Resolved, base: _Base) -> ColumnElement:
         selectable, prefix = base.selectable, base.prefix
         for hop in resolved.hops:
             prefix = prefix + (hop.field,)
@@ -174,7 +176,11 @@ class SqlCompiler:
         inner = SqlCompiler(self.config, child, self.tables, current_user=self.current_user,
                             now=self.clock, _root=self.tables(child).alias(f"_r{next(self._names)}"),
                             _names=self._names, _stack=self._enter(base, f))
-        value = inner.compile(f.expr or "count()")
+        analysis = inner._analyse(child, f.expr or "count()")
+        if not any(isinstance(n, Aggregate) for n in walk(analysis.expr)):
+            raise ExpressionError("CRM-E303", f"rollup {base.entity}.{f.name} must aggregate its rows",
+                                  0, "e.g. sum(amount), count(), max(due_on)")
+        value = inner.compile(analysis.expr)
         condition = inner.root.c[link] == base.selectable.c.id
         if f.filter:
             condition = sa.and_(condition, inner.compile(f.filter, expected=BOOL))
@@ -198,7 +204,7 @@ class SqlCompiler:
         return column.in_(keys)
 
     # values ------------------------------------------------------------------
-    def param(self, name: str) -> Any:
+    def _param(self, name: str) -> Any:
         value = self.params.get(name)
         return value.get("id") if isinstance(value, Mapping) and "id" in value else value
 
@@ -222,7 +228,7 @@ class _Visit:
         raise ExpressionError("CRM-E304", "a list can only stand after 'in' or 'not in'", node.offset)
 
     def _Param(self, node: Param) -> ColumnElement:
-        return _value(self.c.param(node.name), self.type(node))
+        return _value(self.c._param(node.name), self.type(node))
 
     def _Path(self, node: Path) -> ColumnElement:
         parts = node.parts
@@ -231,7 +237,7 @@ class _Visit:
             return _value(user.get("id") if len(parts) == 1 else user.get(parts[1]), self.type(node))
         if parts[0] == "old":
             raise ExpressionError("CRM-E306", "'old' is only available on one record, not in SQL", node.offset)
-        return self.c.column(self.analysis.paths[id(node)], self.base)
+        return self.c._path(self.analysis.paths[id(node)], self.base)
 
     def _Unary(self, node: Unary) -> ColumnElement:
         operand = self.visit(node.operand)
@@ -277,15 +283,15 @@ class _Visit:
             return sa.not_(test) if op == "not in" else test
         if "null" in (self.type(node.left).kind, self.type(node.right).kind):
             return sa.null()          # a null value (not the literal) compared: unknown
-        left, right = self._promoted(node.left, node.right)
+        left, right = (_grouped(c) for c in self._promoted(node.left, node.right))
         return _OPERATORS[op](left, right)
 
     def _membership(self, node: Compare) -> ColumnElement:
-        left, kind = self.visit(node.left), self.type(node.right).kind
+        left, kind = _grouped(self.visit(node.left)), self.type(node.right).kind
         if isinstance(node.right, ListLit):
             return left.in_([self.visit(i) for i in node.right.items])
         if isinstance(node.right, Param) and kind in ("list", "period", "null"):
-            value = self.c.param(node.right.name)
+            value = self.c._param(node.right.name)
             if value is None:
                 return sa.null()
             if kind == "list":
@@ -302,7 +308,7 @@ class _Visit:
 
     def _dropped(self, node: Expr) -> bool:
         return self.c.drop_null_params and any(
-            isinstance(n, Param) and self.c.param(n.name) is None for n in walk(node))
+            isinstance(n, Param) and self.c._param(n.name) is None for n in walk(node))
 
     def _promoted(self, *nodes: Expr) -> list[ColumnElement]:
         kinds = {self.type(n).kind for n in nodes}
@@ -314,11 +320,11 @@ class _Visit:
         return columns
 
     def _BoolOp(self, node: BoolOp) -> ColumnElement:
-        parts = [self.visit(v) for v in node.values]
-        return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)
+        parts = [_grouped(self.visit(v)) for v in node.values]
+        return Grouping(sa.and_(*parts) if node.op == "and" else sa.or_(*parts))
 
     def _Not(self, node: Not) -> ColumnElement:
-        return sa.not_(self.visit(node.operand))
+        return Grouping(sa.not_(_grouped(self.visit(node.operand))))
 
     def _IfElse(self, node: IfElse) -> ColumnElement:
         then, otherwise = self._promoted(node.then, node.otherwise)
@@ -334,7 +340,7 @@ class _Visit:
             return sa.true()
         return self._apply(METHODS[node.name], [node.receiver, *node.args], node)
 
-    def _apply(self, fn, args: list[Expr], node: Expr) -> ColumnElement:
+    def _apply(self, fn: Function, args: list[Expr], node: Expr) -> ColumnElement:
         promote = fn.promote and self.type(node) == DATETIME
         columns = self._promoted(*args) if promote else [self.visit(a) for a in args]
         return fn.sql(self.c, columns, [self.type(a) for a in args])
@@ -354,6 +360,15 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "==": operator.eq, "!=": operator.ne,
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
+
+
+def _grouped(column: ColumnElement) -> ColumnElement:
+    """In parentheses unless it is a single column or value (SQLAlchemy's own precedence
+    rules do not see through type_coerce and NOT)."""
+    if isinstance(column, (sa.ColumnClause, BindParameter, Grouping, sa.sql.elements.Null,
+                           sa.sql.elements.True_, sa.sql.elements.False_)):
+        return column
+    return Grouping(column)
 
 
 def _is_null(node: Expr) -> bool:

@@ -16,7 +16,7 @@ import datetime as dt
 import json
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 UTC = dt.timezone.utc
@@ -106,6 +106,32 @@ def as_list(value: Any) -> list | None:
         return list(value)
     parsed = json.loads(value)
     return parsed if isinstance(parsed, list) else None
+
+
+def ref_id(value: Any) -> Any:
+    """A link given as a row mapping stands for its id."""
+    return value.get("id") if isinstance(value, Mapping) and "id" in value else value
+
+
+def normalise(value: Any, kind: str) -> Any:
+    """A stored value in the form the evaluator computes with (SQLite returns floats, 0/1, text dates)."""
+    if value is None:
+        return None
+    if kind == "decimal" or kind == "int" and not isinstance(value, int):
+        return as_number(value)
+    if kind == "int":
+        return value
+    if kind == "bool":
+        return bool(value)
+    if kind == "date":
+        return as_date(value)
+    if kind == "datetime":
+        return as_datetime(value)
+    if kind in ("record", "user"):
+        return ref_id(value)
+    if kind == "list":
+        return as_list(value)
+    return value
 
 
 def lower(text: str) -> str:

@@ -1,0 +1,205 @@
+"""Firing an alert for some records, exactly once: claim, render into the outbox, run `also`.
+
+Everything here happens in ONE transaction, the caller's:
+
+1. claim: `INSERT INTO crm_alert_firings ... ON CONFLICT DO NOTHING RETURNING`;
+   the UNIQUE (alert, entity, record_id, moment) lets exactly one worker win a
+   moment, whatever the number of workers or restarts;
+2. recipients resolved and filtered by the permission filter;
+3. one `crm_outbox` row per (firing, recipient, channel), rendered now (the
+   record as it was when the alert fired); in-app messages are delivered right
+   here (a `crm_notifications` row), e-mail and SMS wait for the delivery job;
+4. `also` actions create their records through `Records` as the system actor.
+
+A crash anywhere before the commit leaves nothing, and the moment is claimed
+again by the next scan; after the commit, the outbox holds the work.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ...metadata import model as m
+from ..actor import SYSTEM
+from ..query import row_to_dict
+from ..records import Change, Records
+from .recipients import Directory, readable, resolve
+from .render import Renderer
+
+CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A record whose alert moment has come: `moment` is the key that makes the firing unique."""
+
+    record_id: int
+    moment: str
+
+
+@dataclass
+class Fired:
+    """What one call fired: counts, and the record changes to tell listeners after the commit."""
+
+    firings: int = 0
+    messages: int = 0
+    pending: int = 0                    # e-mail/SMS rows waiting for delivery
+    changes: list[Change] = field(default_factory=list)
+
+    def add(self, other: "Fired") -> None:
+        self.firings += other.firings
+        self.messages += other.messages
+        self.pending += other.pending
+        self.changes.extend(other.changes)
+
+
+def dialect_insert(conn: Connection, table):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def record_link(entity: str, record_id: int) -> str:
+    return f"/records/{entity}/{record_id}"
+
+
+class Firer:
+    """Fires the alerts of one configuration (see the module docstring)."""
+
+    def __init__(self, records: Records, renderer: Renderer):
+        self.records = records
+        self.config = records.config
+        self.tables = records.tables
+        self.renderer = renderer
+
+    def fire(self, conn: Connection, alert: m.Alert, dues: Sequence[Due], now: dt.datetime,
+             snapshot: Mapping[int, Mapping[str, Any]] | None = None) -> Fired:
+        """Claims and fires `dues`; `snapshot` gives record values for records that no longer exist (deleted)."""
+        out = Fired()
+        for start in range(0, len(dues), CHUNK):
+            out.add(self._fire_chunk(conn, alert, dues[start:start + CHUNK], now, snapshot or {}))
+        return out
+
+    def _fire_chunk(self, conn: Connection, alert: m.Alert, dues: Sequence[Due], now: dt.datetime,
+                    snapshot: Mapping[int, Mapping[str, Any]]) -> Fired:
+        firings = self.tables("crm_alert_firings")
+        unique = {(d.record_id, d.moment): d for d in dues}
+        claim = dialect_insert(conn, firings).values([
+            dict(alert=alert.name, entity=alert.entity, record_id=d.record_id, moment=d.moment, fired_at=now,
+                 revision=self.config.revision) for d in unique.values()
+        ]).on_conflict_do_nothing(index_elements=["alert", "entity", "record_id", "moment"]).returning(
+            firings.c.id, firings.c.record_id)
+        claimed = [(r[0], r[1]) for r in conn.execute(claim)]
+        if not claimed:
+            return Fired()
+        records = self._load(conn, alert.entity, [rid for _, rid in claimed], snapshot)
+        directory = Directory(conn, self.tables)
+        wanted = resolve(alert, records.values(), directory)
+        if snapshot:       # deleted records: no row left to filter; the entity-wide read scope decides
+            wanted = {rid: [(u, c) for u, c in pairs
+                            if self.records.permissions.scope(directory.actor(u), alert.entity, "read") != "none"]
+                      for rid, pairs in wanted.items()}
+        else:
+            wanted = readable(conn, self.records.permissions, self.tables, alert.entity, wanted, directory)
+        result = Fired(firings=len(claimed))
+        views = self._views(conn, alert.entity, records, directory)
+        today = now.date()
+        rows = []
+        for firing_id, record_id in claimed:
+            for user_id, channels in wanted.get(record_id, []):
+                for channel in channels:
+                    rows.append(self._message(alert, firing_id, record_id, directory, user_id, channel,
+                                              views[record_id], today, now))
+        result.messages = len(rows)
+        result.pending = sum(1 for r in rows if r["status"] == "pending")
+        self._write_outbox(conn, rows, now)
+        for _, record_id in claimed:
+            if record_id in records and not snapshot:
+                self._also(conn, alert, records[record_id], result.changes)
+        return result
+
+    # -- pieces --------------------------------------------------------------------------------
+    def _load(self, conn: Connection, entity: str, ids: list[int],
+              snapshot: Mapping[int, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The records as the system sees them (computed fields included), or the deletion snapshot."""
+        if snapshot:
+            return {rid: {**snapshot[rid], "id": rid} for rid in ids if rid in snapshot}
+        ent = self.config.entities[entity]
+        query = self.records.query.select(SYSTEM, entity, where={"id": ids})
+        return {int(r["id"]): row_to_dict(ent, r) for r in conn.execute(query).mappings()}
+
+    def _views(self, conn: Connection, entity: str, records: Mapping[int, dict[str, Any]],
+               directory: Directory) -> dict[int, dict[str, Any]]:
+        """Records for templates: each link followed one hop (one query per link field), users as dicts."""
+        ent = self.config.entities[entity]
+        views = {rid: dict(r) for rid, r in records.items()}
+        for f in ent.fields.values():
+            if f.type == "user":
+                for view in views.values():
+                    uid = view.get(f.name)
+                    view[f.name] = _user_view(directory.users.get(uid)) if uid is not None else None
+            elif f.type == "link" and f.entity in self.config.entities:
+                ids = sorted({v[f.name] for v in views.values() if v.get(f.name) is not None})
+                if not ids:
+                    continue
+                target = self.config.entities[f.entity]     # with its formulas and rollups, like the record
+                linked = {r["id"]: row_to_dict(target, r) for r in conn.execute(
+                    self.records.query.select(SYSTEM, f.entity, where={"id": ids})).mappings()}
+                for view in views.values():
+                    if view.get(f.name) is not None:
+                        view[f.name] = linked.get(view[f.name])
+        return views
+
+    def _message(self, alert: m.Alert, firing_id: int, record_id: int, directory: Directory, user_id: int,
+                 channel: str, view: dict[str, Any], today: dt.date, now: dt.datetime) -> dict[str, Any]:
+        user = directory.users[user_id]
+        row: dict[str, Any] = dict(firing_id=firing_id, alert=alert.name, entity=alert.entity, record_id=record_id,
+                                   recipient_id=user_id, channel=channel, status="pending", attempts=0,
+                                   next_attempt_at=now, created_at=now, subject="", body="", html=None,
+                                   link=record_link(alert.entity, record_id), address=None, last_error=None)
+        hidden = self.records.permissions.hidden(directory.actor(user_id), alert.entity)
+        shown = {k: ("" if k in hidden else v) for k, v in view.items()}
+        try:
+            rendered = self.renderer.render(alert, channel, shown, _user_view(user), today)
+            row.update(subject=rendered.subject, body=rendered.text, html=rendered.html)
+        except Exception as exc:   # noqa: BLE001 - data a template cannot show fails this message only
+            return {**row, "status": "failed", "last_error": f"template {alert.template}: {exc}"}
+        if channel == "email":
+            row["address"] = user.get("email")
+        elif channel == "sms":
+            row["address"] = user.get("phone")
+        if channel in ("email", "sms") and not row["address"]:
+            what = "e-mail address" if channel == "email" else "phone number"
+            return {**row, "status": "failed", "last_error": f"user {user['username']} has no {what}"}
+        if channel == "in_app":
+            row.update(status="sent", sent_at=now, attempts=1)
+        return row
+
+    def _write_outbox(self, conn: Connection, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+        if not rows:
+            return
+        outbox = self.tables("crm_outbox")
+        for r in rows:
+            r.setdefault("sent_at", None)
+        ids = [r[0] for r in conn.execute(outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True),
+                                          rows)]
+        notes = [dict(user_id=r["recipient_id"], outbox_id=oid, title=r["subject"] or r["alert"], body=r["body"],
+                      link=r["link"], created_at=now, read_at=None)
+                 for oid, r in zip(ids, rows) if r["channel"] == "in_app" and r["status"] == "sent"]
+        if notes:
+            conn.execute(self.tables("crm_notifications").insert(), notes)
+
+    def _also(self, conn: Connection, alert: m.Alert, record: Mapping[str, Any], changes: list[Change]) -> None:
+        """Each `also: create` once per firing, in the firing's transaction, as the system actor."""
+        for action in alert.also:
+            values = {name: self.records.exprs.evaluate(conn, alert.entity, expr, record, SYSTEM)
+                      for name, expr in action.map.items()}
+            self.records.create(SYSTEM, action.entity, values, internal=True, conn=conn, deferred=changes)
+
+
+def _user_view(user: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {k: user.get(k) for k in ("id", "username", "full_name", "email", "phone", "locale", "team")}

@@ -1,0 +1,141 @@
+"""The record page: sections, related lists, timeline, history, charts; 404 for what a user may not read."""
+from __future__ import annotations
+
+import re
+
+from record_helpers import token, world  # noqa: F401  (world is a fixture)
+
+from engine.runtime.actor import SYSTEM
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def section(html: str, marker: str) -> str:
+    start = html.index(marker)
+    return html[start:html.index("</section>", start)]
+
+
+def field_text(html: str, name: str) -> str:
+    match = re.search(rf'data-field="{name}">\s*<dt>[^<]*</dt>\s*<dd>(.*?)</dd>', html, re.S)
+    assert match, f"no field {name} on the page"
+    return re.sub(r"\s+", " ", match.group(1)).strip()
+
+
+def test_sections_show_formatted_values_and_linked_titles(world):
+    acme = world.create("anna", "account", name="ACME Kft.", revenue="1500000", growth="12.5", industry="retail",
+                        tags=["strategic", "upsell"], founded="2001-02-03", last_call="2025-01-15 09:30",
+                        active=True, satisfaction=4, notes="first\nsecond")
+    carl = world.create("anna", "contact", name="Carl", account=acme["id"], email="carl@acme.hu")
+    client = world.signed_in("anna")
+    html = client.get(f"/records/account/{acme['id']}").text
+    assert '<h2 id="section-1">General</h2>' in html and '<h2 id="section-3">Numbers</h2>' in html
+    assert field_text(html, "revenue") == "HUF1,500,000" and field_text(html, "growth") == "12.5%"
+    assert field_text(html, "industry") == "Retail" and field_text(html, "tags") == "Strategic, Upsell"
+    assert field_text(html, "founded") == "Feb 3, 2001" and field_text(html, "last_call") == "Jan 15, 2025, 9:30 AM"
+    assert field_text(html, "active") == "Yes" and field_text(html, "owner") == "Anna Adams"
+    assert field_text(html, "satisfaction") == "★★★★☆ (4/5)" and field_text(html, "big") == "Yes"
+    assert '<span class="multiline">first\nsecond</span>' in html
+    contact = client.get(f"/records/contact/{carl['id']}").text
+    assert f'<a href="/records/account/{acme["id"]}">ACME Kft.</a>' in field_text(contact, "account")
+    assert '<a href="mailto:carl@acme.hu">carl@acme.hu</a>' in contact
+    hungarian = world.signed_in("root")
+    assert "Edit" in hungarian.get(f"/records/account/{acme['id']}").text
+
+
+def test_related_lists_are_permission_filtered_and_paged(world):
+    acme = world.create("root", "account", name="ACME", owner=world.actor("anna").id)
+    for i in range(12):
+        world.create("root", "contact", name=f"Contact {i:02}", account=acme["id"])
+    world.create("root", "order", name="Anna's order", account=acme["id"], owner=world.actor("anna").id)
+    world.create("root", "order", name="Ben's order", account=acme["id"], owner=world.actor("ben").id)
+    client = world.signed_in("anna")
+    html = client.get(f"/records/account/{acme['id']}").text
+    contacts = section(html, 'data-related="contact"')
+    assert contacts.count("<tr>") == 1 + 10                      # header + first page
+    more = re.search(r'hx-get="([^"]+)"', contacts).group(1)
+    assert more == f"/records/account/{acme['id']}/related/contact?offset=10"
+    rest = client.get(more, headers={"HX-Request": "true"}).text
+    assert rest.count("<tr>") == 2 and "Show more" not in rest
+    orders = section(html, 'data-related="order"')
+    assert "Anna&#39;s order" in orders and "Ben&#39;s order" not in orders
+    root_orders = section(world.signed_in("root").get(f"/records/account/{acme['id']}").text, 'data-related="order"')
+    assert "Ben&#39;s order" in root_orders
+
+
+def test_the_timeline_is_newest_first_and_paged(world):
+    acme = world.create("anna", "account", name="ACME")
+    for i in range(12):
+        world.create("anna", "activity", subject=f"Call {i:02}", account=acme["id"], kind="call")
+    client = world.signed_in("anna")
+    html = client.get(f"/records/account/{acme['id']}").text
+    timeline = html[html.index('<ol class="timeline"'):html.index("</ol>")]
+    subjects = re.findall(r">(Call \d\d)</a>", timeline)
+    assert subjects == [f"Call {i:02}" for i in range(11, 1, -1)]
+    more = re.search(r'hx-get="([^"]+)"', timeline).group(1)
+    rest = client.get(more, headers={"HX-Request": "true"}).text
+    assert re.findall(r">(Call \d\d)</a>", rest) == ["Call 01", "Call 00"]
+    assert "Anna Adams" in timeline and '<span class="badge">Activity</span>' in timeline
+
+
+def test_history_shows_every_change_newest_first(world):
+    acme = world.create("anna", "account", name="ACME", revenue="100")
+    world.records.update(world.actor("anna"), "account", acme["id"], {"revenue": "250"}, expected_version=1)
+    html = world.signed_in("anna").get(f"/records/account/{acme['id']}").text
+    start = html.index('<details class="record-section history">')
+    history = html[start:html.index("</details>", start)]
+    rows = re.findall(r'<tr data-action="(\w+)">(.*?)</tr>', history, re.S)
+    assert [action for action, _ in rows] == ["update", "create"]
+    change = re.sub(r"<[^>]+>|\s+", " ", rows[0][1])
+    assert "Revenue" in change and "HUF100" in change and "HUF250" in change and "Anna Adams" in change
+
+
+def test_chart_slots_name_their_report(world):
+    acme = world.create("anna", "account", name="ACME")
+    html = world.signed_in("anna").get(f"/records/account/{acme['id']}").text
+    assert '<figure class="chart-slot" data-chart="account_orders">' in html
+    assert "Chart Orders per month — shown when reports are available" in html
+    hungarian = world.signed_in("ben")
+    mine = world.create("ben", "account", name="Bé")
+    assert "Rendelések havonta diagram" in hungarian.get(f"/records/account/{mine['id']}").text
+
+
+def test_another_reps_record_is_404_like_a_missing_one(world):
+    acme = world.create("anna", "account", name="ACME")
+    client = world.signed_in("ben")
+    for path in (f"/records/account/{acme['id']}", f"/records/account/{acme['id']}/edit",
+                 f"/records/account/{acme['id']}/delete", f"/records/account/{acme['id']}/related/contact",
+                 f"/records/account/{acme['id']}/timeline", "/records/account/99999", "/records/nothing/1"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "ACME" not in response.text
+    post = client.post(f"/records/account/{acme['id']}/edit", data={"csrf_token": token(client), "name": "Mine"})
+    assert post.status_code == 404
+    assert world.records.get(SYSTEM, "account", acme["id"])["name"] == "ACME"
+
+
+def test_edit_and_delete_buttons_only_when_permitted(world):
+    acme = world.create("anna", "account", name="ACME")
+    owner_page = world.signed_in("anna").get(f"/records/account/{acme['id']}").text
+    assert f'href="/records/account/{acme["id"]}/edit"' in owner_page
+    assert f'href="/records/account/{acme["id"]}/delete"' in owner_page
+    viewer = world.signed_in("vic")
+    page = viewer.get(f"/records/account/{acme['id']}").text
+    assert "ACME" in page and "/edit" not in page and "/delete" not in page
+    assert viewer.get(f"/records/account/{acme['id']}/edit").status_code == 403
+
+
+def test_html_in_every_field_is_escaped_on_the_page_and_the_timeline(world):
+    acme = world.create("anna", "account", name=XSS[:100], notes=XSS, email="x@example.com",
+                        website="https://example.com/?q=<script>")
+    world.create("anna", "activity", subject=XSS, account=acme["id"], kind="call")
+    world.create("anna", "contact", name=XSS, account=acme["id"])
+    client = world.signed_in("anna")
+    pages = [client.get(f"/records/account/{acme['id']}").text,
+             client.get(f"/records/account/{acme['id']}/edit").text,
+             client.get(f"/records/account/{acme['id']}/timeline?offset=0", headers={"HX-Request": "true"}).text,
+             client.get(f"/records/account/{acme['id']}/related/contact", headers={"HX-Request": "true"}).text]
+    for html in pages:
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html or "&lt;script&gt;" in html
+    timeline = pages[0][pages[0].index('<ol class="timeline"'):]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in timeline

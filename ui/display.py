@@ -1,0 +1,158 @@
+"""Field values as a page shows them: formatted for the user's language, links with titles.
+
+    shown = Display(svc, actor, fmt, locale, root_path)
+    shown.prepare(deal_entity, [record])                     # one query per linked entity, not per row
+    shown.value(deal_entity.fields["account"], 3)            # Shown("ACME Kft.", "/records/account/3")
+
+Titles of linked records are read through the records service, so a linked
+record the user may not read shows only as `#id` (never its title). Nothing
+here builds HTML: templates print `Shown.text` (autoescaped) and `Shown.url`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Mapping
+
+from engine.metadata import model as m
+from engine.runtime.actor import Actor
+
+from . import urls
+from .formatting import Formatter
+from .services import Services
+
+SAFE_SCHEMES = ("http://", "https://")
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One value on a page: its text, and where it links to (None: plain text)."""
+
+    text: str
+    url: str | None = None
+    multiline: bool = False
+
+
+class Display:
+    """Formats the values of records for one user and request."""
+
+    def __init__(self, svc: Services, actor: Actor, fmt: Formatter, locale: str, root_path: str = "",
+                 gettext: Callable[[str], str] = str):
+        self.svc = svc
+        self.gettext = gettext
+        self.actor = actor
+        self.fmt = fmt
+        self.locale = locale
+        self.root_path = root_path
+        self.titles: dict[str, dict[int, str]] = {}
+        self._users: dict[int, str] | None = None
+
+    # -- lookups, batched ------------------------------------------------------------------
+    def prepare(self, entity: m.Entity, records: Iterable[Mapping[str, Any]]) -> None:
+        """Reads the titles of every record the given records link to (one query per entity)."""
+        wanted: dict[str, set[int]] = {}
+        for record in records:
+            for f in entity.fields.values():
+                if f.type == "link" and isinstance(record.get(f.name), int):
+                    wanted.setdefault(f.entity or "", set()).add(record[f.name])
+        for target, ids in wanted.items():
+            self.load_titles(target, ids)
+
+    def load_titles(self, entity: str, ids: Iterable[int]) -> dict[int, str]:
+        known = self.titles.setdefault(entity, {})
+        missing = sorted({i for i in ids if i not in known})
+        if missing and entity in self.svc.config.entities:
+            ent = self.svc.config.entities[entity]
+            page = self.svc.records.list(self.actor, entity, where={"id": missing}, limit=len(missing))
+            for row in page.rows:
+                known[row["id"]] = self.title_of(ent, row)
+        return known
+
+    def title_of(self, entity: m.Entity, record: Mapping[str, Any]) -> str:
+        """The record's title as text (its `title` field), else `#id`."""
+        value = record.get(entity.title)
+        field = entity.fields.get(entity.title)
+        if value in (None, "") or field is None:
+            return f"#{record.get('id')}"
+        if field.type in ("link", "user"):
+            return f"#{record.get('id')}"
+        return self.value(field, value).text or f"#{record.get('id')}"
+
+    def user_name(self, user_id: int | None) -> str:
+        if user_id is None:
+            return ""
+        if self._users is None:
+            # Users are few (tens to hundreds); one read per page.
+            self._users = {u.id: u.full_name or u.username for u in self.svc.users.list()}
+        return self._users.get(user_id, f"#{user_id}")
+
+    # -- values ------------------------------------------------------------------------------
+    def value(self, field: m.Field, value: Any) -> Shown:
+        """`value` of `field` for the page."""
+        kind = field.value_type
+        if value is None or value == "" or value == []:
+            return Shown("")
+        if kind == "link":
+            title = self.load_titles(field.entity or "", [value]).get(value)
+            if title is None:
+                return Shown(f"#{value}")
+            return Shown(title, self.root_path + urls.record(field.entity or "", value))
+        if kind == "user":
+            return Shown(self.user_name(value))
+        if kind in ("choice", "stage"):
+            return Shown(self.option_label(field, value))
+        if kind == "multichoice":
+            return Shown(", ".join(self.option_label(field, k) for k in value))
+        if kind == "bool":
+            return Shown(self.gettext("Yes") if value else self.gettext("No"))
+        if kind == "money":
+            return Shown(self.fmt.money(_number(value), field.currency))
+        if kind == "percent":
+            return Shown(self.fmt.percent(_number(value)))
+        if kind in ("int", "decimal"):
+            return Shown(self.fmt.number(_number(value)))
+        if kind == "rating":
+            top = int(field.max or 5)
+            return Shown(f"{'★' * int(value)}{'☆' * max(0, top - int(value))} ({int(value)}/{top})")
+        if kind == "date":
+            return Shown(self.fmt.date(_date(value)))
+        if kind == "datetime":
+            return Shown(self.fmt.datetime(_datetime(value)))
+        if kind == "email":
+            return Shown(str(value), f"mailto:{value}")
+        if kind == "phone":
+            return Shown(str(value), f"tel:{value}")
+        if kind == "url":
+            text = str(value)
+            return Shown(text, text if text.lower().startswith(SAFE_SCHEMES) else None)
+        if kind == "text":
+            return Shown(str(value), multiline=True)
+        return Shown(str(value))
+
+    def option_label(self, field: m.Field, key: str) -> str:
+        if field.type == "stage" and field.pipeline in self.svc.config.pipelines:
+            stage = self.svc.config.pipelines[field.pipeline or ""].stage(key)
+            return stage.label.text(self.locale, self.svc.config.company.default_locale) if stage else key
+        label = field.options.get(key)
+        return label.text(self.locale, self.svc.config.company.default_locale) if label else str(key)
+
+    def label(self, value: m.Label | None) -> str:
+        return value.text(self.locale, self.svc.config.company.default_locale) if value else ""
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, (int, float, Decimal)):
+        return value
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return value
+
+
+def _date(value: Any) -> Any:
+    return dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def _datetime(value: Any) -> Any:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
