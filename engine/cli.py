@@ -114,7 +114,13 @@ def add_migration_commands(sub) -> None:
     p.set_defaults(func=cmd_migrate)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands that never touch a database: `crm validate` runs in editors and
+# pre-commit hooks, so it answers without importing the runtime (SQLAlchemy,
+# the web stack, the job queue), which would double its start-up time.
+LIGHT_COMMANDS = ("validate", "schema")
+
+
+def build_parser(*, light: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm", description="A CRM engine configured in YAML.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -125,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="write the JSON Schema of every file kind (for editors)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_schema)
+    if light:
+        return parser
     add_records_commands(sub)
     add_migration_commands(sub)
     add_serve_command(sub)
@@ -220,7 +228,8 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(light=bool(argv) and argv[0] in LIGHT_COMMANDS).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -41,6 +41,11 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # A 64 MiB page cache and memory-mapped reads: list pages over a million rows
+    # read the same index pages again and again.
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA mmap_size=268435456")
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
     for hook in SQLITE_FUNCTION_HOOKS:
         hook(dbapi_connection)
