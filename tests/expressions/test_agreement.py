@@ -147,6 +147,8 @@ CASES: list[tuple[str, tuple]] = [
     ("(not warm) == (not hot)", (True, None, None)),
     ("not (hot and big)", (False, True, True)),
     ("net * 2", (D("396.00"), None, 14)),
+    ("('a' not in tags) == null", (False, False, True)),
+    ("(stage not in ['won']) == null", (False, False, True)),
 ]
 OPTIONS = dict(now=NOW, current_user=ANNA, params={"period": "this_month", "limit": 50},
                param_types={"period": PERIOD, "limit": INT})

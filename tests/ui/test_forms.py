@@ -32,7 +32,7 @@ def test_create_with_every_widget_type(world):
             "phone": "06 30 123 4567", "industry": "it", "tags": ["strategic", "upsell"], "employees": "42",
             "revenue": "1500000", "growth": "12.5", "ratio": "0.125", "founded": "2001-02-03",
             "last_call": "2025-01-15T09:30", "active": "true", "satisfaction": "4", "notes": "line 1\nline 2",
-            "owner": "", "owner__search": ""}
+            "owner": str(world.actor("anna").id), "owner__search": ""}
     response = client.post("/records/account/new", data=data,
                            files={"contract": ("terms.txt", b"hello", "text/plain")})
     assert response.status_code == 303, response.text
@@ -219,6 +219,18 @@ def test_lookup_honours_the_link_filter_and_permissions(world):
     users = client.get("/records/account/lookup?field=owner&q=ben").text
     assert "Ben Bíró" in users and "Anna Adams" not in users
     assert client.get("/records/contact/lookup?field=name").status_code == 404
+    # Saving checks the same filter: a site of another account is refused next to the field.
+    sites_of = {r["name"]: r["id"] for r in world.records.list(SYSTEM, "site").rows}
+    wrong = client.post("/records/contact/new", data={"csrf_token": token(client), "name": "Carl",
+                                                      "account": str(mine["id"]), "site": str(sites_of["Beta site"])})
+    assert wrong.status_code == 422
+    assert slot(wrong.text, "site") == "the chosen record is not allowed here (account == $account)"
+    assert 'value="' + str(sites_of["Beta site"]) + '" checked' in wrong.text          # the choice is kept
+    right = client.post("/records/contact/new", data={"csrf_token": token(client), "name": "Carl",
+                                                      "account": str(mine["id"]), "site": str(sites_of["North site"])})
+    assert right.status_code == 303
+    page = client.get(right.headers["location"]).text
+    assert ">North site</a>" in page and ">Alpha</a>" in page
     # The picker sends its current choice and the fields its filter reads, never the whole form.
     form = client.get("/records/contact/new").text
     assert 'hx-include="[name=&#39;site&#39;], [name=&#39;account&#39;]"' in form

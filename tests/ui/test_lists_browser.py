@@ -5,34 +5,25 @@ file; the browser is Debian's /usr/bin/chromium.
 """
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-import uvicorn
+from browser import console_errors, launch, needs_chromium, served, sign_in
 from test_lists import FILES
-from ui_helpers import PASSWORD, SECRET
+from ui_helpers import PASSWORD
 
 from engine.metadata.loader import load_config
 from engine.runtime.actor import SYSTEM
 from engine.runtime.db import make_engine
 from engine.runtime.migrate import migrate
 from engine.runtime.search import ensure_search_index
-from ui.app import create_app
 from ui.services import build_services
 
-CHROMIUM = Path("/usr/bin/chromium")
 playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+pytestmark = needs_chromium
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -45,31 +36,17 @@ def server(tmp_path: Path, write_config: Callable[[dict[str, str]], Path], cheap
     svc.users.add("root", roles=["admin"], full_name="Root Admin", locale="en", password=PASSWORD)
     for name, amount in (("Alpha deal", 300), ("Beta upgrade", 100), ("Gamma deal", 200)):
         svc.records.create(SYSTEM, "deal", {"name": name, "amount": amount, "stage": "new"}, internal=True)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_app(config, engine, secret_key=SECRET), host="127.0.0.1",
-                                       port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with served(config, engine) as url:
+        yield url
     engine.dispose()
 
 
 def test_sort_search_and_back_button_in_a_real_browser(server: str) -> None:
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        browser = launch(p)
         page = browser.new_page()
-        problems: list[str] = []
-        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-        page.goto(server + "/login")
-        page.fill("input[name=username]", "root")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(server + "/")
+        problems = console_errors(page)
+        sign_in(page, server, "root")
         page.goto(server + "/records/deal")
         rows = lambda: page.locator("table.list-table tbody tr td:nth-child(2)").all_inner_texts()  # noqa: E731
         assert rows() == ["Alpha deal", "Gamma deal", "Beta upgrade"]          # -amount

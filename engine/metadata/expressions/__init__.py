@@ -15,7 +15,7 @@ from .evaluate import EvalEnv, Program, Run, compile_program, evaluate, holds
 from .functions import FUNCTIONS, METHODS, Function, register
 from .nodes import ExpressionError, Expr
 from .parse import parse
-from .paths import USER_COLUMNS, USERS, Resolved, resolve_path, rollup_source
+from .paths import USER_COLUMNS, USERS, Resolved, computed_type, resolve_path, rollup_source
 from .periods import Period, period_problem, resolve_period
 from .sql import SqlCompiler, sql_type
 from .sqlparts import register_sqlite_functions
@@ -27,7 +27,7 @@ __all__ = [
     "EvalEnv", "Program", "Run", "compile_program", "evaluate", "holds",
     "FUNCTIONS", "METHODS", "Function", "register",
     "ExpressionError", "Expr", "parse",
-    "USER_COLUMNS", "USERS", "Resolved", "resolve_path", "rollup_source",
+    "USER_COLUMNS", "USERS", "Resolved", "computed_type", "resolve_path", "rollup_source",
     "Period", "period_problem", "resolve_period",
     "SqlCompiler", "sql_type", "register_sqlite_functions",
     "ANY", "BOOL", "DATE", "DATETIME", "DAYS", "DECIMAL", "INT", "NULL", "PERIOD", "TEXT", "USER", "Type",

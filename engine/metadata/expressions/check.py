@@ -26,8 +26,8 @@ from .nodes import (Aggregate, BinOp, BoolOp, Call, Compare, ExpressionError, Ex
                     Literal, MethodCall, Not, Param, Path, Unary)
 from .parse import AGGREGATES, parse
 from .paths import USER_COLUMNS, Resolved, resolve_path, rollup_source
-from .types import (ANY, BOOL, DECIMAL, INT, NULL, TEXT, USER, Type, accepts, comparable, is_loose,
-                    is_number, is_temporal, is_text, list_of, orderable, unify)
+from .types import (ANY, BOOL, DECIMAL, INT, NULL, TEXT, USER, Type, accepts, arithmetic_type, comparable,
+                    is_loose, is_number, is_temporal, is_text, list_of, orderable, unify)
 
 CONTEXT_NAMES = ("current_user", "old")
 
@@ -228,7 +228,7 @@ class _Checker:
 
     def _BinOp(self, node: BinOp) -> Type:
         left, right = self.visit(node.left), self.visit(node.right)
-        result = arithmetic(node.op, left, right)
+        result = arithmetic_type(node.op, left, right)
         if isinstance(result, Type):
             return result
         message, hint = result
@@ -365,45 +365,6 @@ class _Checker:
         if node.name in ("min", "max") and not orderable(t):
             return self.error("CRM-E303", f"{node.name}() cannot order values of type {t}", node.offset)
         return DECIMAL if node.name == "avg" else t
-
-
-def arithmetic(op: str, left: Type, right: Type) -> Type | tuple[str, str | None]:
-    """The type of `left op right`, or (message, hint) when they do not combine."""
-    if is_loose(left) or is_loose(right):
-        known = right if is_loose(left) else left
-        if is_loose(known):
-            return ANY
-        if is_number(known):
-            return DECIMAL if op == "/" else known
-        if op == "+" and is_text(known):
-            return TEXT
-        if op in "+-" and (is_temporal(known) or known.kind == "days"):
-            return known if is_temporal(known) else ANY
-    elif is_number(left) and is_number(right):
-        if op == "/":
-            return DECIMAL
-        if op == "%":
-            if left.kind == right.kind == "int":
-                return INT
-            return ("'%' needs whole numbers", "use round(x) first")
-        return INT if left.kind == right.kind == "int" else DECIMAL
-    elif op == "+" and is_text(left) and is_text(right):
-        return TEXT
-    elif op in "+-" and is_temporal(left) and right.kind == "days":
-        return left
-    elif op == "+" and left.kind == "days" and is_temporal(right):
-        return right
-    elif op == "-" and left.kind == right.kind == "date":
-        return INT
-    verb = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "take the remainder of"}[op]
-    hint = None
-    if is_temporal(left) and is_number(right) and op in "+-":
-        hint = f"write {'+' if op == '+' else '-'} days(n) to shift a date"
-    elif op == "+" and (is_text(left) or is_text(right)):
-        hint = "only text joins text"
-    elif left.kind == right.kind == "datetime" and op == "-":
-        hint = "use days_since(x.date()) or compare the dates"
-    return (f"cannot {verb} {left} and {right}", hint)
 
 
 def _a(t: Type) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 from ..model import Config, Field
 from . import values
 from .check import Analysis, CheckContext, analyse
-from .functions import FUNCTIONS, METHODS, Function
+from .functions import FUNCTIONS, METHODS, TEXT_TESTS, Function
 from .nodes import (Aggregate, BinOp, BoolOp, Call, Compare, ExpressionError, Expr, IfElse, ListLit,
                     Literal, MethodCall, Not, Param, Path, Unary, walk)
 from .paths import Resolved, resolve_path
@@ -34,7 +34,6 @@ from .periods import resolve_period
 from .types import DATETIME, Type, type_of_value
 
 Program = Callable[["Run", Mapping[str, Any]], Any]
-TEXT_TESTS = ("startswith", "endswith", "contains")
 
 
 @dataclass(slots=True)

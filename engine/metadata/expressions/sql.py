@@ -33,7 +33,7 @@ from sqlalchemy.sql.expression import FromClause
 from ..model import Config, Field
 from . import sqlparts, values
 from .check import Analysis, CheckContext, analyse
-from .functions import FUNCTIONS, METHODS, Function
+from .functions import FUNCTIONS, METHODS, TEXT_TESTS, Function
 from .nodes import (Aggregate, BinOp, BoolOp, Call, Compare, ExpressionError, Expr, IfElse, ListLit,
                     Literal, MethodCall, Not, Param, Path, Unary, walk)
 from .paths import Resolved, rollup_source
@@ -41,7 +41,6 @@ from .periods import resolve_period
 from .types import BOOL, DATETIME, Type, type_of_value
 
 Tables = Callable[[str], sa.Table]
-TEXT_TESTS = ("startswith", "endswith", "contains")
 
 
 def sql_type(t: Type) -> sa.types.TypeEngine:
@@ -276,11 +275,11 @@ class _Visit:
         if op in ("==", "!=") and (_is_null(node.left) or _is_null(node.right)):
             if _is_null(node.left) and _is_null(node.right):
                 return sa.true() if op == "==" else sa.false()
-            other = self.visit(node.right if _is_null(node.left) else node.left)
-            return other.is_(None) if op == "==" else other.is_not(None)
+            other = _grouped(self.visit(node.right if _is_null(node.left) else node.left))
+            return Grouping(other.is_(None) if op == "==" else other.is_not(None))
         if op in ("in", "not in"):
-            test = self._membership(node)
-            return sa.not_(test) if op == "not in" else test
+            test = _grouped(self._membership(node))
+            return Grouping(sa.not_(test)) if op == "not in" else test
         if "null" in (self.type(node.left).kind, self.type(node.right).kind):
             return sa.null()          # a null value (not the literal) compared: unknown
         left, right = (_grouped(c) for c in self._promoted(node.left, node.right))

@@ -17,6 +17,7 @@ again by the next scan; after the commit, the outbox holds the work.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -25,12 +26,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ...metadata import model as m
 from ..actor import SYSTEM
+from ..errors import DomainError
 from ..query import row_to_dict
 from ..records import Change, Records
 from .recipients import Directory, readable, resolve
 from .render import Renderer
 
 CHUNK = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +199,13 @@ class Firer:
         for action in alert.also:
             values = {name: self.records.exprs.evaluate(conn, alert.entity, expr, record, SYSTEM)
                       for name, expr in action.map.items()}
-            self.records.create(SYSTEM, action.entity, values, internal=True, conn=conn, deferred=changes)
+            try:
+                self.records.create(SYSTEM, action.entity, values, internal=True, conn=conn, deferred=changes)
+            except DomainError as exc:
+                # Refused before anything was written (the checks run first): the alert still tells
+                # its recipients; the refusal is logged with where and why.
+                log.warning("alert %s, %s %s: also create %s refused: %s", alert.name, alert.entity,
+                            record.get("id"), action.entity, exc)
 
 
 def _user_view(user: Mapping[str, Any] | None) -> dict[str, Any] | None:

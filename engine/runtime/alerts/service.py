@@ -23,7 +23,7 @@ from ..query import row_to_dict
 from ..records import Change, Records
 from ..channels import Channel, build_channels
 from .delivery import Delivered, Delivery, Policy
-from .firing import Due, Fired, Firer, dialect_insert
+from .firing import CHUNK, Due, Fired, Firer, dialect_insert
 from .render import Renderer
 from .scan import Scanner, iso_minute
 
@@ -55,29 +55,43 @@ class AlertService:
         """Every date and schedule alert over (its last scan, now], then every follow-up rule."""
         now = now or self.clock()
         total = Fired()
+        # One alert failing (a database error) must not stop the others; it is retried next scan.
         for alert in self.config.alerts.values():
             if isinstance(alert.trigger, (m.DateTrigger, m.ScheduleTrigger)):
-                total.add(self._scan(alert, now))
+                try:
+                    total.add(self._scan(alert, now))
+                except Exception:   # noqa: BLE001
+                    log.exception("scan of alert %s failed; retried at the next scan", alert.name)
         for pipeline in self.config.pipelines.values():
             for rule in pipeline.follow_up:
                 alert = self.config.alerts.get(rule.alert or "")
                 if alert is not None and alert.entity == pipeline.entity:
-                    total.add(self._idle(pipeline, rule, alert, now))
+                    try:
+                        total.add(self._idle(pipeline, rule, alert, now))
+                    except Exception:   # noqa: BLE001
+                        log.exception("follow-up rule of %s for alert %s failed", pipeline.name, alert.name)
         self._after(total)
         return total
 
     def _scan(self, alert: m.Alert, now: dt.datetime) -> Fired:
         scans = self.records.tables("crm_alert_scans")
-        with self.records.transaction() as conn:
+        with self.records.engine.connect() as conn:
             last = conn.execute(select(scans.c.last_scan).where(scans.c.alert == alert.name)).scalar()
-            since = last if last is not None else (now - self.lookback if self.lookback is not None else None)
-            if since is not None and since >= now:
-                return Fired()
-            if isinstance(alert.trigger, m.DateTrigger):
+        since = last if last is not None else (now - self.lookback if self.lookback is not None else None)
+        if since is not None and since >= now:
+            return Fired()
+        fired = Fired()
+        if isinstance(alert.trigger, m.DateTrigger):
+            with self.records.engine.connect() as conn:     # reading only: no write lock while scanning
                 dues = self.scanner.date_dues(conn, alert, since, now)
-            else:
-                dues = self._schedule_dues(conn, alert, since, now)
-            fired = self.firer.fire(conn, alert, dues, now)
+            # Fired in chunks, each its own short transaction: saves are not held up behind a big
+            # catch-up, and a crash between chunks only leaves moments the next scan claims again.
+            for start in range(0, len(dues), CHUNK):
+                with self.records.transaction() as conn:
+                    fired.add(self.firer.fire(conn, alert, dues[start:start + CHUNK], now))
+        with self.records.transaction() as conn:
+            if isinstance(alert.trigger, m.ScheduleTrigger):
+                fired.add(self.firer.fire(conn, alert, self._schedule_dues(conn, alert, since, now), now))
             upsert = dialect_insert(conn, scans).values(alert=alert.name, last_scan=now)
             conn.execute(upsert.on_conflict_do_update(index_elements=["alert"], set_={"last_scan": now},
                                                       where=scans.c.last_scan < now))

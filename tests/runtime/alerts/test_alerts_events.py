@@ -87,3 +87,16 @@ def test_inbox_shows_a_user_only_their_notifications_and_marks_them_read(world):
     assert sorted(m["channel"] for m in messages) == ["email", "in_app"]
     with pytest.raises(Exception):
         inbox.record_messages(world.users.actor("eve"), "ticket", tid)   # eve may not read the ticket
+
+
+def test_a_refused_also_action_does_not_stop_the_alert(world_factory, caplog):
+    from .conftest import FILES
+    world = world_factory({"alerts/renewal.yaml": FILES["alerts/renewal.yaml"].replace(
+        "map: {subject: \"'Renew ' + title\"", "map: {subject: \"null\"")})     # task.subject is required
+    world.clock.local("2025-01-10 10:00")
+    world.contract(end_date="2025-03-20")
+    world.clock.local("2025-01-19 08:01")
+    assert world.alerts.run_due().firings == 1
+    assert len(world.outbox(recipient_id=world.ids["alice"])) == 2            # still told
+    assert world.records.list(SYSTEM, "task").rows == []
+    assert "also create task refused" in caplog.text and "subject" in caplog.text

@@ -41,7 +41,8 @@ roles:
       account:  {read: team, create: true, update: own}
       deal:     {read: own, create: true, update: own}
       activity: {read: own, create: true, update: own}
-    reports: [pipeline, win_rate_by_owner, win_rate, calls_made, activity_norms, by_close_week, secret_sums]
+    reports: [pipeline, win_rate_by_owner, win_rate, calls_made, activity_norms, by_close_week, secret_sums,
+              margins]
     hidden_fields: [deal.cost]
   manager:
     inherits: rep
@@ -74,6 +75,7 @@ fields:
   stage:      {type: stage, pipeline: sales}
   amount:     {type: money, min: 0}
   cost:       {type: money}
+  margin:     {type: formula, expr: "amount - cost", result: money}
   close_date: {type: date}
   closed_at:  {type: datetime}
   lost_reason: {type: choice, options: [price, timing]}
@@ -162,6 +164,13 @@ entity: deal
 group_by: [stage]
 measures:
   cost: {expr: "sum(cost)", format: money}
+""",
+    "reports/margins.yaml": """
+report: margins
+entity: deal
+group_by: [stage]
+measures:
+  margin: {expr: "sum(margin)", format: money}
 """,
     "reports/win_rate.yaml": """
 kpi: win_rate

@@ -62,6 +62,9 @@ def test_a_report_reading_a_hidden_field_is_refused(deals):
     with pytest.raises(Forbidden) as refused:
         w.reports.run_report(w.alice, "secret_sums")
     assert "deal.cost" in refused.value.message
+    with pytest.raises(Forbidden) as through_formula:           # margin = amount - cost
+        w.reports.run_report(w.alice, "margins")
+    assert "deal.cost" in through_formula.value.message
     assert w.reports.run_report(w.admin, "secret_sums").rows[0].values["cost"] is None   # admins see all
 
 
