@@ -24,7 +24,7 @@ from sqlalchemy.sql.expression import FromClause
 from ..metadata import model as m
 from .actor import Actor
 from .permissions import Permissions
-from .tables import Tables
+from .tables import Tables, named_alias
 
 TITLE_SUFFIX = "__title"
 
@@ -54,7 +54,7 @@ def linked_columns(config: m.Config, tables: Tables, permissions: Permissions, a
     for name, targets in wanted.items():
         f = ent.fields[name]
         if f.type == "user":
-            users = tables.users.alias(f"_t_{name}")
+            users = named_alias(tables.users, f"_t_{name}")
             from_ = from_.outerjoin(users, users.c.id == table.c[name])
             for target, label in targets:
                 columns.extend(_user_column(users, target, label))
@@ -62,7 +62,7 @@ def linked_columns(config: m.Config, tables: Tables, permissions: Permissions, a
         target_ent = config.entities.get(f.entity or "")
         if target_ent is None:
             continue
-        alias = tables.entity(target_ent.name).alias(f"_t_{name}")
+        alias = named_alias(tables.entity(target_ent.name), f"_t_{name}")
         readable = permissions.row_filter(actor, target_ent.name, "read", alias)  # type: ignore[arg-type]
         from_ = from_.outerjoin(alias, sa.and_(alias.c.id == table.c[name], readable))
         target_hidden = permissions.hidden(actor, target_ent.name)

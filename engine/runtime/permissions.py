@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..metadata import model as m
 from .actor import Actor
-from .tables import Tables
+from .tables import Tables, named_alias
 
 Action = Literal["read", "create", "update", "delete"]
 RANK: dict[str, int] = {"none": 0, "own": 1, "team": 2, "all": 3}
@@ -93,7 +93,7 @@ class Permissions:
             return self._owned_clause(actor, scope, table.c.owner, table.c.team)
         link = self.owner_link(entity)
         if link is not None and link.entity not in trail:
-            target = self.tables.entity(link.entity or "").alias()
+            target = named_alias(self.tables.entity(link.entity or ""), f"_p{len(trail)}_{link.entity}")
             inner = self.scope_clause(actor, link.entity or "", scope, target, trail + (entity,))
             return exists(select(target.c.id).where(target.c.id == table.c[link.name], inner))
         return self._creator_clause(actor, scope, table)
@@ -111,7 +111,7 @@ class Permissions:
             return false()
         mine = table.c.created_by == actor.id
         if scope == "team" and actor.team:
-            users = self.tables.users.alias()
+            users = named_alias(self.tables.users, "_p_creator")
             same_team = exists(select(users.c.id).where(users.c.id == table.c.created_by,
                                                         users.c.team == actor.team))
             return or_(mine, same_team)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import (
     Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, Table,
@@ -342,6 +343,17 @@ class Tables:
     @property
     def audit(self) -> Table:
         return self.metadata.tables["crm_audit"]
+
+
+@lru_cache(maxsize=4096)
+def named_alias(table: Table, name: str):
+    """`table.alias(name)`, made once and reused by every statement that joins it.
+
+    An alias sets up a proxy for each of its table's columns the first time it is
+    used, which cost more than the rest of building a list query; statements are
+    immutable, so one alias object can serve all of them (each statement joins a
+    given name once)."""
+    return table.alias(name)
 
 
 def build_tables(config: m.Config) -> Tables:
