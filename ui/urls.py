@@ -33,6 +33,16 @@ FILE = "/files/{attachment_id:int}"
 NOTIFICATIONS = "/notifications"
 NOTIFICATIONS_COUNT = "/notifications/count"
 NOTIFICATIONS_READ = "/notifications/read"
+DELIVERIES = "/admin/deliveries"
+DELIVERIES_RETRY = "/admin/deliveries/retry"
+
+# The pipeline board, moves, conversions and the approval inbox (ui/pages/board.py, approvals.py).
+BOARD = "/records/{entity}/board"
+RECORD_MOVE = "/records/{entity}/{record_id:int}/move"
+RECORD_CONVERT = "/records/{entity}/{record_id:int}/convert/{action}"
+APPROVALS = "/approvals"
+APPROVALS_COUNT = "/approvals/count"
+APPROVAL_DECIDE = "/approvals/{request_id:int}/{decision:str}"
 
 # Reachable without signing in; everything else redirects to LOGIN.
 PUBLIC_PATHS = frozenset({LOGIN, HEALTH})
@@ -63,3 +73,17 @@ def record_action(entity: str, action: str, record_id: int | None = None) -> str
 
 def file(attachment_id: int) -> str:
     return f"/files/{int(attachment_id)}"
+# Reports, dashboards and quota targets (ui/pages/reports.py, dashboards.py; docs/reports-ui.md).
+REPORT = "/reports/{name}"
+REPORT_EXPORT = "/reports/{name}.{fmt}"
+REPORT_DRILL = "/reports/{name}/drill"
+REPORT_CHART = "/reports/{name}/chart"
+QUOTA_TARGETS = "/quotas/{name}/targets"
+
+
+def report(name: str) -> str:
+    return REPORT.format(name=quote(name))
+
+
+def board(entity: str) -> str:
+    return BOARD.format(entity=quote(entity))

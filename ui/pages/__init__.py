@@ -12,7 +12,11 @@ from starlette.routing import BaseRoute
 from . import auth, health, home, lists, preferences
 from . import files, forms, pickers, record
 from . import notifications
+from . import deliveries
+from . import dashboards, reports
+from . import approvals, board, record_workflow
 
 ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *home.ROUTES, *preferences.ROUTES, *lists.ROUTES,
                            *forms.ROUTES, *pickers.ROUTES, *record.ROUTES, *files.ROUTES,
-                           *notifications.ROUTES]
+                           *notifications.ROUTES, *board.ROUTES, *approvals.ROUTES,
+                           *record_workflow.ROUTES, *deliveries.ROUTES]
