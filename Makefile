@@ -53,9 +53,13 @@ test: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/crm validate configs
 
+SCALE ?= 0.1
 bench: $(STAMP)
 	$(BIN)/python bench/config_load.py
 	$(BIN)/python bench/alerts_scan.py --contracts 100000 --messages 2000
+	# Page benchmark (L1-L3, R1) in the shared harness: app vs raw floor vs Django admin.
+	# May apt-get install wrk/curl/util-linux/sqlite3 (root) and create /tmp/benchvenv; see bench/pages.sh.
+	bench/pages.sh $(SCALE)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis node_modules $(VENDOR)

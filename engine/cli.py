@@ -141,6 +141,7 @@ def build_parser(*, light: bool = False) -> argparse.ArgumentParser:
     add_worker_command(sub)
     add_demo_command(sub)
     add_report_command(sub)
+    add_config_commands(sub)
     return parser
 
 
@@ -159,13 +160,15 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--secure-cookies", action="store_true",
                    help="mark the session cookie Secure (use whenever the site is served over HTTPS)")
+    p.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.serve import ServeOptions, serve
     return serve(ServeOptions(config_dir=args.config, db_url=args.db, host=args.host, port=args.port,
-                              secure_cookies=args.secure_cookies))
+                              secure_cookies=args.secure_cookies,
+                              access_log=not getattr(args, "no_access_log", False)))
 
 
 def add_import_export_commands(sub: argparse._SubParsersAction) -> None:
@@ -225,6 +228,12 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:
     """`crm report NAME`: a report, KPI or quota as a user (engine/runtime/reports/cli.py)."""
     from .runtime.reports.cli import add_report_command as add
     add(sub)
+
+
+def add_config_commands(sub: argparse._SubParsersAction) -> None:
+    """`crm config push|pull|log|rollback`: configuration revisions (engine/runtime/revisions.py)."""
+    from .runtime.revisions_cli import add_arguments
+    add_arguments(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

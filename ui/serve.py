@@ -23,6 +23,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     secure_cookies: bool = False
+    access_log: bool = True        # False: no line per request (benchmarks, or a proxy logs them)
 
 
 def serve(options: ServeOptions) -> int:
@@ -48,5 +49,6 @@ def serve(options: ServeOptions) -> int:
         print("the database has no engine tables yet: run `crm migrate` first", file=sys.stderr)
         return 1
     app = create_app(config, engine, secret_key=secret_key, secure_cookies=options.secure_cookies)
-    uvicorn.run(app, host=options.host, port=options.port, proxy_headers=True, log_config=None)
+    uvicorn.run(app, host=options.host, port=options.port, proxy_headers=True, log_config=None,
+                access_log=options.access_log)
     return 0

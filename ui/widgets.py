@@ -134,7 +134,9 @@ class WidgetBuilder:
             # whole form (a GET puts them in the URL, where the CSRF token must not go).
             prefix = name.rsplit(".", 1)[0] + "." if "." in name else ""
             params = self.shown.svc.records.exprs.params_of(f.filter) if f.filter else set()
-            w.include = ", ".join(f"[name='{n}']" for n in [name] + sorted(prefix + p for p in params))
+            # The own choice through its options fieldset, which always exists: a `[name=...]` selector
+            # matches nothing before the first lookup, and htmx logs that as a console error.
+            w.include = ", ".join([f"#{w.id}-options"] + [f"[name='{n}']" for n in sorted(prefix + p for p in params)])
         elif t == "file":
             w.kind = "file"
             w.accept = ",".join("." + a for a in f.accept)

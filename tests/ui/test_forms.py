@@ -233,7 +233,7 @@ def test_lookup_honours_the_link_filter_and_permissions(world):
     assert ">North site</a>" in page and ">Alpha</a>" in page
     # The picker sends its current choice and the fields its filter reads, never the whole form.
     form = client.get("/records/contact/new").text
-    assert 'hx-include="[name=&#39;site&#39;], [name=&#39;account&#39;]"' in form
+    assert 'hx-include="#f-site-options, [name=&#39;account&#39;]"' in form
 
 
 def test_delete_asks_first_and_shows_restrict_errors(world):

@@ -93,7 +93,8 @@ def test_chart_slots_name_their_report(world):
     acme = world.create("anna", "account", name="ACME")
     html = world.signed_in("anna").get(f"/records/account/{acme['id']}").text
     assert '<figure class="chart-slot" data-chart="account_orders">' in html
-    assert "Chart Orders per month — shown when reports are available" in html
+    assert "Chart Orders per month — loading…" in html     # filled by /reports/{name}/chart (reports-ui.md)
+    assert f'hx-get="/reports/account_orders/chart?record=account:{acme["id"]}"' in html
     hungarian = world.signed_in("ben")
     mine = world.create("ben", "account", name="Bé")
     assert "Rendelések havonta diagram" in hungarian.get(f"/records/account/{mine['id']}").text

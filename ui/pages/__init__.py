@@ -19,4 +19,5 @@ from . import approvals, board, record_workflow
 ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *home.ROUTES, *preferences.ROUTES, *lists.ROUTES,
                            *forms.ROUTES, *pickers.ROUTES, *record.ROUTES, *files.ROUTES,
                            *notifications.ROUTES, *board.ROUTES, *approvals.ROUTES,
-                           *record_workflow.ROUTES, *deliveries.ROUTES]
+                           *record_workflow.ROUTES, *deliveries.ROUTES,
+                           *reports.ROUTES, *dashboards.ROUTES]

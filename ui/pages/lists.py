@@ -45,6 +45,7 @@ RESULTS_ID = "list-results"
 class Row:
     id: int
     cells: list[Cell]
+    idle: bool = False          # a follow-up rule of the pipeline says nobody touched it (board.idle_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +114,17 @@ def _page_with_cells(request: Request, svc: Services, actor: Actor, entity: str,
     page, records = load_page(svc, actor, entity, params)
     cells = Cells(svc.config, formatter(request), request_locale(request), request.scope.get("root_path", ""))
     ent = svc.config.entities[entity]
-    rows = [Row(r["id"], [cells.of(ent, c, r) for c in page.view.columns]) for r in records]
+    from .board import idle_ids     # here: board imports this module
+    idle = idle_ids(svc, entity, [r["id"] for r in records]) if svc.config.pipeline_for(entity) else set()
+    rows = [Row(r["id"], [cells.of(ent, c, r) for c in page.view.columns], r["id"] in idle) for r in records]
     page.rows.extend(rows)
     return page
+
+
+def svc_has_board(request: Request, entity: str) -> bool:
+    """Whether the entity has a pipeline board (ui/pages/board.py) to link to."""
+    svc = services(request)
+    return svc.workflow is not None and svc.config.pipeline_for(entity) is not None
 
 
 def _render(request: Request, page: ListPage, *, message: dict[str, Any] | None = None,
@@ -126,6 +135,7 @@ def _render(request: Request, page: ListPage, *, message: dict[str, Any] | None 
                "list_url": root + urls.entity_list(entity),
                "bulk_url": root + urls.entity_list(entity) + "/bulk",
                "new_url": root + urls.record_action(entity, "new"),
+               "board_url": root + urls.board(entity) if svc_has_board(request, entity) else None,
                "results_id": RESULTS_ID}
     # htmx swaps the results region; a history restore or a boosted link wants the whole page.
     partial = is_htmx(request) and request.headers.get("HX-Target") == RESULTS_ID \

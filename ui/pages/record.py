@@ -28,6 +28,7 @@ from ..display import Display
 from ..services import Services
 from ..templating import page_templates, render
 from ..web import formatter, request_locale, services, signed_in_actor, translations
+from .record_workflow import workflow_panel
 from ..recordparts import (PAGE_SIZE, history_rows, related_page, related_specs, section_rows,
                           timeline_page, timeline_sources)
 
@@ -79,6 +80,8 @@ async def record_page(request: Request) -> Response:
             "can_delete": svc.permissions.can(actor, "delete", entity.name, record_id),
             "list_url": urls.entity_list(entity.name),
             "page_size": PAGE_SIZE,
+            # Move control, approval state, conversion buttons (record_workflow.py, _record_workflow.html).
+            "workflow": workflow_panel(svc, actor, entity, record, request_locale(request)),
         }
     return render(request, page_templates("record", entity.name), await run_in_threadpool(load))
 
