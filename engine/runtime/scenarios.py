@@ -212,13 +212,23 @@ STEPS: dict[str, Callable[[Scene, Mapping[str, Any]], None]] = {
     "user": _user, "at": _at, "create": _create, "update": _update, "delete": _delete,
 }
 
-# Workflow steps (move, approve, reject, convert) and the approval_pending check live in their own module.
-from .workflow.scenario_steps import register as _register_workflow  # noqa: E402
 
-STEPS_SUPPORTED, CHECKS_SUPPORTED = _register_workflow(STEPS, CHECKS, SCENE_SETUP, STEPS_SUPPORTED,
-                                                       CHECKS_SUPPORTED)
+def _extend(part: Any) -> None:
+    """Adds a part's scenario steps, checks and per-scene set-up (its module's STEPS,
+    CHECKS and setup) to the runner, so tests using them stop reporting "not supported"."""
+    global STEPS_SUPPORTED, CHECKS_SUPPORTED
+    STEPS.update(part.STEPS)
+    CHECKS.update(part.CHECKS)
+    if part.setup not in SCENE_SETUP:
+        SCENE_SETUP.append(part.setup)
+    STEPS_SUPPORTED = tuple(dict.fromkeys((*STEPS_SUPPORTED, *part.STEPS)))
+    CHECKS_SUPPORTED = tuple(dict.fromkeys((*CHECKS_SUPPORTED, *part.CHECKS)))
 
-# Alert steps (run_alerts) and the notified check, with real SMTP / SMS receivers.
-from .alerts.scenario_steps import register as _register_alerts  # noqa: E402
 
-STEPS_SUPPORTED, CHECKS_SUPPORTED = _register_alerts(STEPS, CHECKS, SCENE_SETUP, STEPS_SUPPORTED, CHECKS_SUPPORTED)
+# Workflow steps (move, approve, reject, convert) with the approval_pending check, and alert
+# steps (run_alerts) with the notified check (real SMTP / SMS receivers), live in their parts.
+from .alerts import scenario_steps as _alert_steps  # noqa: E402
+from .workflow import scenario_steps as _workflow_steps  # noqa: E402
+
+_extend(_workflow_steps)
+_extend(_alert_steps)

@@ -199,15 +199,3 @@ def _notified(scene: "Scene", args: Mapping[str, Any]) -> None:
 
 STEPS: dict[str, Handler] = {"run_alerts": _run_alerts}
 CHECKS: dict[str, Handler] = {"notified": _notified}
-
-
-def register(steps: dict[str, Handler], checks: dict[str, Handler], setups: list[Callable[["Scene"], None]],
-             steps_supported: tuple[str, ...], checks_supported: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Adds `run_alerts` / `notified` to the scenario runner; returns the extended 'supported' lists."""
-    steps.update(STEPS)
-    checks.update(CHECKS)
-    if setup not in setups:
-        setups.append(setup)
-    return (tuple(dict.fromkeys((*steps_supported, *STEPS))),
-            tuple(dict.fromkeys((*checks_supported, *CHECKS))))
-

@@ -77,14 +77,3 @@ def _approval_pending(scene: "Scene", args: Mapping[str, Any]) -> None:
 
 STEPS: dict[str, Handler] = {"move": _move, "approve": _approve, "reject": _reject, "convert": _convert}
 CHECKS: dict[str, Handler] = {"approval_pending": _approval_pending}
-
-
-def register(steps: dict[str, Handler], checks: dict[str, Handler], setups: list[Callable[["Scene"], None]],
-             steps_supported: tuple[str, ...], checks_supported: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Adds the workflow steps and checks to the runner's tables; returns the extended 'supported' lists."""
-    steps.update(STEPS)
-    checks.update(CHECKS)
-    if setup not in setups:
-        setups.append(setup)
-    return (tuple(dict.fromkeys((*steps_supported, *STEPS))),
-            tuple(dict.fromkeys((*checks_supported, *CHECKS))))
