@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +20,7 @@ from engine.runtime.db import make_engine
 from engine.runtime.records import Records
 from engine.runtime.tables import Tables, build_tables
 from engine.runtime.users import Users
+from .clock import Clock
 
 FILES = {
     "roles.yaml": """
@@ -124,18 +124,6 @@ fields:
   body: {type: string, required: true}
 """,
 }
-
-NOW = dt.datetime(2025, 3, 10, 9, 30, tzinfo=dt.timezone.utc)
-
-
-class Clock:
-    """A settable clock: `clock.now` is what the services see."""
-
-    def __init__(self, now: dt.datetime = NOW):
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @dataclass

@@ -25,6 +25,7 @@ from engine.runtime.db import make_engine
 from engine.runtime.records import Records
 from engine.runtime.tables import build_tables
 from engine.runtime.users import Users
+from ..clock import Clock
 
 TZ = ZoneInfo("Europe/Budapest")
 
@@ -126,17 +127,6 @@ template: overdue
     "templates/critical.email.html": "<p>{{ record.subject }} is critical</p>",
     "templates/overdue.subject.txt": "Overdue: {{ record.subject }}",
 }
-
-
-class Clock:
-    def __init__(self, now: dt.datetime):
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def local(self, text: str) -> None:
-        self.now = dt.datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(dt.timezone.utc)
 
 
 @dataclass

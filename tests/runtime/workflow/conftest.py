@@ -10,7 +10,6 @@ with a settable clock, the records service and the `Workflow` wired into it:
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -25,6 +24,7 @@ from engine.runtime.records import Records
 from engine.runtime.tables import Tables, build_tables
 from engine.runtime.users import Users
 from engine.runtime.workflow import Workflow
+from ..clock import Clock
 
 FILES = {
     "roles.yaml": """
@@ -212,16 +212,6 @@ locks: [discount_pct, amount, items]
 expires: 5d
 """,
 }
-
-NOW = dt.datetime(2025, 3, 10, 9, 30, tzinfo=dt.timezone.utc)
-
-
-class Clock:
-    def __init__(self, now: dt.datetime = NOW):
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @dataclass
