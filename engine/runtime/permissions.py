@@ -39,6 +39,8 @@ class Permissions:
         self.config = config
         self.tables = tables
         self.engine = engine
+        # Hidden fields depend only on the user's roles; computing the computed-field part parses expressions.
+        self._hidden_cache: dict[tuple[frozenset[str], str], frozenset[str]] = {}
 
     # -- what the roles grant -----------------------------------------------------------
     def roles_of(self, actor: Actor) -> list[m.Role]:
@@ -63,7 +65,25 @@ class Permissions:
         return self.scope(actor, entity, "create") == "all"
 
     def hidden(self, actor: Actor, entity: str) -> frozenset[str]:
-        """Fields the user never sees, exports or writes on this entity."""
+        """Fields the user never sees, exports or writes on this entity: the roles'
+        `hidden_fields`, and every formula or rollup that reads one of them (it would
+        show what it hides)."""
+        configured = self.configured_hidden(actor, entity)
+        if self.is_admin(actor):
+            return configured
+        key = (frozenset(actor.roles), entity)
+        if key not in self._hidden_cache:
+            from .hidden_reads import hidden_reads
+            ent = self.config.entities[entity]
+            leaking = {f.name for f in ent.fields.values()
+                       if f.type in ("formula", "rollup") and f.name not in configured
+                       and hidden_reads(self.config, lambda e: self.configured_hidden(actor, e), entity, [f.name])}
+            self._hidden_cache[key] = configured | leaking
+        return self._hidden_cache[key]
+
+    def configured_hidden(self, actor: Actor, entity: str) -> frozenset[str]:
+        """The roles' `hidden_fields` on this entity (a field is hidden only when every role
+        that reads the entity hides it)."""
         if self.is_admin(actor):
             return frozenset()
         readers = [r for r in self.roles_of(actor) if r.access(entity).read != "none"]

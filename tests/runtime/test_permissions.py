@@ -159,3 +159,28 @@ def test_roles_are_unioned_most_permissive_wins(crm, data):
     assert perms.hidden(both, "account") == {"revenue"}            # viewer does not read accounts
     unknown = crm.users.add("yul", roles=[], team="north")
     assert crm.records.list(unknown, "account").rows == []
+
+
+def test_a_computed_field_over_a_hidden_field_is_hidden_too(write_config):
+    from engine.metadata.loader import load_config
+    from engine.runtime.actor import Actor
+    from engine.runtime.tables import build_tables
+    config = load_config(write_config({
+        "roles.yaml": "roles:\n  admin: {all: true}\n  rep:\n    entities:\n"
+                      "      account: {read: all}\n      deal: {read: all}\n"
+                      "    hidden_fields: [account.revenue]\n",
+        "entities/account.yaml": "entity: account\ntitle: name\nfields:\n"
+                                 "  name: {type: string}\n  revenue: {type: money}\n"
+                                 "  revenue_k: {type: formula, expr: 'revenue / 1000', result: decimal}\n"
+                                 "  deals_total: {type: rollup, of: deal, expr: 'sum(amount)', result: money}\n"
+                                 "  upper_name: {type: formula, expr: 'upper(name)', result: string}\n",
+        "entities/deal.yaml": "entity: deal\ntitle: name\nfields:\n  name: {type: string}\n"
+                              "  account: {type: link, entity: account}\n  amount: {type: money}\n"
+                              "  account_revenue: {type: formula, expr: 'account.revenue_k * 2', result: decimal}\n",
+    }))
+    perms = Permissions(config, build_tables(config))
+    rep = Actor(id=1, username="rep", roles=frozenset({"rep"}))
+    admin = Actor(id=2, username="root", roles=frozenset({"admin"}))
+    assert perms.hidden(rep, "account") == {"revenue", "revenue_k"}       # the rollup and upper_name read nothing hidden
+    assert perms.hidden(rep, "deal") == {"account_revenue"}               # through a link and another formula
+    assert perms.hidden(admin, "account") == frozenset()

@@ -29,12 +29,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ...metadata import model as m
 from ...metadata.expressions import (BOOL, ExpressionError, Resolved, SqlCompiler, parse, resolve_path,
-                                     rollup_source, type_of_param)
-from ...metadata.expressions.nodes import Aggregate, Path, walk
-from ...metadata.expressions.paths import USERS
+                                     type_of_param)
+from ...metadata.expressions.nodes import Aggregate, walk
 from ..actor import Actor
 from ..errors import Forbidden, ValidationFailed
-from ..exprs import CONTEXT_ROOTS, user_row
+from ..exprs import user_row
+from ..hidden_reads import hidden_reads as find_hidden_reads
 from ..permissions import Permissions
 from ..tables import Tables
 from .buckets import bucket_group
@@ -180,34 +180,8 @@ def refuse_hidden(config: m.Config, permissions: Permissions, actor: Actor, repo
 
 def hidden_reads(config: m.Config, permissions: Permissions, actor: Actor, entity: str,
                  texts: list[tuple[str, str]]) -> list[str]:
-    """`entity.field` names hidden from the user that the expressions read.
-
-    On any hop of a path, and through computed fields: a formula or rollup
-    over a hidden field would show it too (`sum(net_amount)` with `amount`
-    hidden), so their own expressions are followed.
-    """
+    """`entity.field` names hidden from the user that the expressions read (see runtime/hidden_reads.py)."""
     if permissions.is_admin(actor):
         return []
-    found: list[str] = []
-    seen: set[tuple[str, str]] = set()
-    pending = [(entity, text) for _place, text in texts]
-    while pending:
-        base, text = pending.pop()
-        for node in walk(parse(text)):
-            if not isinstance(node, Path) or node.parts[0] in CONTEXT_ROOTS:
-                continue
-            resolved = resolve_path(config, base, node.parts)
-            steps = [(hop.source, hop.field) for hop in resolved.hops] + [(resolved.table, resolved.name)]
-            for source, name in steps:
-                if source != USERS and name in permissions.hidden(actor, source) and f"{source}.{name}" not in found:
-                    found.append(f"{source}.{name}")
-            f = resolved.field
-            if f is None or (resolved.table, f.name) in seen:
-                continue
-            seen.add((resolved.table, f.name))
-            if f.type == "formula" and f.expr:
-                pending.append((resolved.table, f.expr))
-            elif f.type == "rollup":
-                child, _link = rollup_source(config, resolved.table, f)
-                pending += [(child, t) for t in (f.expr, f.filter) if t]
-    return found
+    return find_hidden_reads(config, lambda e: permissions.configured_hidden(actor, e), entity,
+                             [text for _place, text in texts])
