@@ -153,14 +153,20 @@ def add_records_commands(sub: argparse._SubParsersAction) -> None:
 
 def add_serve_command(sub: argparse._SubParsersAction) -> None:
     """`crm serve`: the web UI (ui/serve.py); the session key is CRM_SECRET_KEY or var/secret_key."""
-    p = sub.add_parser("serve", help="run the web UI")
-    p.add_argument("--config", default="configs")
+    p = sub.add_parser("serve", help="run the web UI on the database's active configuration revision")
+    p.add_argument("--config", default=None,
+                   help="push this folder as a new revision first when it differs from the active one "
+                        "(default: serve the active revision; configs/ when the database has none)")
     p.add_argument("--db", default=None, help="database URL (default: CRM_DATABASE_URL or var/crm.sqlite3)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--secure-cookies", action="store_true",
                    help="mark the session cookie Secure (use whenever the site is served over HTTPS)")
     p.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    p.add_argument("--worker", action="store_true",
+                   help="also run the job queue consumer (`crm worker`) in this process (one-machine installs)")
+    p.add_argument("--worker-threads", type=int, default=2, help="threads of that consumer (default 2)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -168,7 +174,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.serve import ServeOptions, serve
     return serve(ServeOptions(config_dir=args.config, db_url=args.db, host=args.host, port=args.port,
                               secure_cookies=args.secure_cookies,
-                              access_log=not getattr(args, "no_access_log", False)))
+                              access_log=not getattr(args, "no_access_log", False),
+                              workers=max(1, args.workers), worker=args.worker,
+                              worker_threads=max(1, args.worker_threads)))
 
 
 def add_import_export_commands(sub: argparse._SubParsersAction) -> None:

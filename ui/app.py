@@ -6,7 +6,13 @@ Nothing is global: the Config, the engine and the services built from them
 are on `app.state` (`config`, `engine`, `services`, `templates`,
 `login_throttle`). Requests pass through, outermost first:
 
-    SecurityHeaders -> Session (signed cookie) -> Auth (who, or to /login) -> CSRF -> routes
+    SecurityHeaders -> Reload (the active revision) -> Session (signed cookie) -> Auth (who, or to /login)
+        -> CSRF -> routes
+
+Live reload (ui/reload.py): the app follows the database's active
+configuration revision; a new one is built beside the old one and swapped in
+between requests (`app.state.services` is replaced; a request keeps the
+services it started with).
 
 Routes are `ui.pages.ROUTES` plus the static files under /static
 (`ui/static/`, with the npm-fetched files in `ui/static/vendor/`).
@@ -33,6 +39,7 @@ from . import errors, urls
 from .auth import AuthMiddleware
 from .csrf import CSRFMiddleware
 from .pages import ROUTES
+from .reload import ReloadMiddleware, Watcher
 from .security import SecurityHeadersMiddleware
 from .services import build_services
 from .templating import build_templates
@@ -49,17 +56,19 @@ class DatabaseNotReady(RuntimeError):
 
 def create_app(config: m.Config, engine: Engine, *, secret_key: str, secure_cookies: bool = False,
                session_max_age: int = 12 * 60 * 60, login_throttle: LoginThrottle | None = None,
-               max_body_bytes: int = 32 * 1024 * 1024) -> Starlette:
+               max_body_bytes: int = 32 * 1024 * 1024, live_reload: bool = True) -> Starlette:
     """The UI for one configuration on one database.
 
     `secure_cookies` marks the session cookie Secure (set it whenever the site
     is served over HTTPS); `session_max_age` is in seconds; `login_throttle`
     decides how failed logins are slowed (tests inject one that does not sleep).
+    `live_reload=False` serves `config` only, whatever revision becomes active.
     """
     if len(secret_key) < 32:
         raise ValueError("secret_key must be at least 32 characters")
     middleware = [
         Middleware(SecurityHeadersMiddleware, static_prefix=urls.STATIC + "/"),
+        *([Middleware(ReloadMiddleware, static_prefix=urls.STATIC + "/")] if live_reload else []),
         Middleware(SessionMiddleware, secret_key=secret_key, session_cookie=SESSION_COOKIE,
                    max_age=session_max_age, same_site="lax", https_only=secure_cookies),
         Middleware(AuthMiddleware),
@@ -73,6 +82,7 @@ def create_app(config: m.Config, engine: Engine, *, secret_key: str, secure_cook
     app.state.services = build_services(config, engine)
     app.state.templates = build_templates()
     app.state.login_throttle = login_throttle or LoginThrottle()
+    app.state.live_reload = live_reload
     return app
 
 
@@ -86,4 +96,9 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
                                "yet: run `crm migrate` first")
     config: m.Config = app.state.config
     log.info("serving %s (configuration revision %s)", config.company.name, config.revision)
-    yield
+    watcher = Watcher(app).start() if app.state.live_reload else None
+    try:
+        yield
+    finally:
+        if watcher is not None:
+            watcher.stop()

@@ -13,10 +13,14 @@ from .i18n import negotiate
 from .services import Services
 
 ACTOR_KEY = "crm.actor"     # scope key the auth middleware fills
+SERVICES_KEY = "crm.services"   # scope key: the services a request started with (ui/reload.py pins them)
 
 
 def services(request: HTTPConnection) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    """The configuration's services for this request: the same object from its start to its end,
+    even when a new configuration revision is swapped in meanwhile (ui/reload.py)."""
+    pinned = request.scope.get(SERVICES_KEY)
+    return pinned if pinned is not None else request.app.state.services  # type: ignore[no-any-return]
 
 
 def current_actor(request: HTTPConnection) -> Actor | None:

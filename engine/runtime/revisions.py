@@ -2,6 +2,7 @@
 
     rev = push(engine, "configs", author="anna", reason="wider notes")   # validate, test, plan, apply
     active(engine)              # the Revision in force (None before the first push)
+    active_hash(engine)         # only its content hash: one small query (live reload's check)
     active_config(engine)       # its Config, rebuilt from the stored files
     log(engine)                 # every revision, newest first
     pull(engine, "configs")     # the active revision's files back into a folder
@@ -127,6 +128,21 @@ def active(engine: Engine) -> Revision | None:
     """The revision the database runs, or None before the first push."""
     with engine.connect() as conn:
         return _active_in(conn)
+
+
+def active_hash(engine: Engine) -> str | None:
+    """Only the active revision's content hash (None before the first push): the cheap check a
+    running server or worker makes twice a second to notice a new revision (ui/reload.py)."""
+    table = _SYSTEM.tables[REVISIONS]
+    query = (sa.select(table.c.revision).where(table.c.active == sa.true())
+             .order_by(table.c.id.desc()).limit(1))      # the newest row, through the primary key
+    try:
+        with engine.connect() as conn:
+            return conn.execute(query).scalar()
+    except sa.exc.DBAPIError:
+        if _table(engine) is not None:
+            raise
+        return None         # a database where nothing created the table yet
 
 
 def log(engine: Engine) -> list[Revision]:

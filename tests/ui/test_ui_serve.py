@@ -25,7 +25,8 @@ def test_serve_options():
     assert (args.config, args.db, args.host, args.port) == ("cfg", "sqlite://", "127.0.0.1", 9000)
     assert args.secure_cookies is False
     defaults = build_parser().parse_args(["serve"])
-    assert (defaults.config, defaults.db, defaults.port) == ("configs", None, 8000)
+    assert (defaults.config, defaults.db, defaults.port) == (None, None, 8000)   # None: the active revision
+    assert (defaults.workers, defaults.worker) == (1, False)
 
 
 def test_secret_key_from_the_environment(tmp_path):

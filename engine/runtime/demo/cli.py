@@ -48,7 +48,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ...metadata.errors import ConfigInvalid
     from ...metadata.loader import load_config
     from ..db import database_url, make_engine
-    from ..migrate import MigrationRefused, migrate
+    from ..revisions import RevisionRefused, push
     from ..records import Records
     from ..tables import build_tables
     from .company import make_domain
@@ -70,9 +70,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     engine = make_engine(url)
     try:
         try:
-            migrate(engine, config)
-        except MigrationRefused as exc:
+            # Recorded as the active revision, so `crm serve` finds the folder already pushed. The
+            # shipped scenario tests are not rerun here: demo data goes into an empty database only.
+            push(engine, args.config, author="crm demo", reason="demo database", run_scenarios=False)
+        except RevisionRefused as exc:
             print(exc, file=sys.stderr)
+            for line in exc.details:
+                print(f"  {line}", file=sys.stderr)
             print(f"crm demo: the database at {_shown(url)} does not match {args.config}; use an empty database",
                   file=sys.stderr)
             return 1
