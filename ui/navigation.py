@@ -9,12 +9,15 @@
   left out: they are edited inside their parent's form, not on their own.
 - dashboards: those naming one of the user's roles, or listed in a role's
   `reports`; admins see all.
+- forecasts: those a role of the user lists in `reports`, or a dashboard the
+  user may open shows as a widget (the reports service's rule); admins see all.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from engine.metadata import model as m
+from engine.metadata.forecasts import forecasts as config_forecasts
 from engine.runtime.actor import Actor
 from engine.runtime.permissions import Permissions
 
@@ -35,6 +38,7 @@ class NavItem:
 class Navigation:
     entities: tuple[NavItem, ...]
     dashboards: tuple[NavItem, ...]
+    forecasts: tuple[NavItem, ...] = ()
 
 
 def line_entities(config: m.Config) -> frozenset[str]:
@@ -58,6 +62,16 @@ def visible_dashboards(config: m.Config, permissions: Permissions, actor: Actor)
     return [d for d in config.dashboards.values() if names & set(d.roles) or d.name in granted]
 
 
+def visible_forecasts(config: m.Config, permissions: Permissions, actor: Actor) -> list[str]:
+    names = list(config_forecasts(config))
+    if permissions.is_admin(actor):
+        return names
+    granted = frozenset().union(*(r.reports for r in permissions.roles_of(actor)))
+    shown = {w.name for d in visible_dashboards(config, permissions, actor) for w in d.widgets
+             if w.kind == "forecast"}
+    return [n for n in names if n in granted or n in shown]
+
+
 def build_navigation(config: m.Config, permissions: Permissions, actor: Actor, locale: str,
                      url_prefix: str = "") -> Navigation:
     fallback = config.company.default_locale
@@ -66,4 +80,11 @@ def build_navigation(config: m.Config, permissions: Permissions, actor: Actor, l
                        for e in readable_entities(config, permissions, actor)),
         dashboards=tuple(NavItem(d.name, d.label.text(locale, fallback), url_prefix + urls.dashboard(d.name))
                          for d in visible_dashboards(config, permissions, actor)),
+        forecasts=tuple(NavItem(n, _pipeline_label(config, n, locale), url_prefix + urls.forecast(n))
+                        for n in visible_forecasts(config, permissions, actor)),
     )
+
+
+def _pipeline_label(config: m.Config, name: str, locale: str) -> str:
+    label = config.pipelines[name].label
+    return label.text(locale, config.company.default_locale) if label else m.label_from_name(name).text()

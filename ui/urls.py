@@ -87,3 +87,18 @@ def report(name: str) -> str:
 
 def board(entity: str) -> str:
     return BOARD.format(entity=quote(entity))
+# Configuration editing for administrators (ui/pages/admin_config.py, admin_config_forms.py, admin_history.py).
+ADMIN_CONFIG = "/admin/config"
+ADMIN_CONFIG_DOC = "/admin/config/doc/{path:path}"
+ADMIN_CONFIG_CHECK = "/admin/config/check/{path:path}"
+ADMIN_CONFIG_REVIEW = "/admin/config/review/{path:path}"
+ADMIN_CONFIG_FORM = "/admin/config/form/{path:path}"
+ADMIN_CONFIG_APPLY = "/admin/config/apply/{path:path}"
+ADMIN_CONFIG_HISTORY = "/admin/config/history"
+ADMIN_CONFIG_ROLLBACK = "/admin/config/history/{rev:int}/rollback"
+# Forecasts of pipelines with `forecast:` (ui/pages/forecasts.py; docs/reports-ui.md).
+FORECAST = "/forecasts/{name}"
+
+
+def forecast(name: str) -> str:
+    return FORECAST.format(name=quote(name))

@@ -14,10 +14,13 @@ from . import files, forms, pickers, record
 from . import notifications
 from . import deliveries
 from . import dashboards, reports
+from . import forecasts
 from . import approvals, board, record_workflow
+from . import admin_config, admin_config_forms, admin_history
 
 ROUTES: list[BaseRoute] = [*health.ROUTES, *auth.ROUTES, *home.ROUTES, *preferences.ROUTES, *lists.ROUTES,
                            *forms.ROUTES, *pickers.ROUTES, *record.ROUTES, *files.ROUTES,
                            *notifications.ROUTES, *board.ROUTES, *approvals.ROUTES,
                            *record_workflow.ROUTES, *deliveries.ROUTES,
-                           *reports.ROUTES, *dashboards.ROUTES]
+                           *reports.ROUTES, *dashboards.ROUTES, *forecasts.ROUTES,
+                           *admin_config.ROUTES, *admin_config_forms.ROUTES, *admin_history.ROUTES]
