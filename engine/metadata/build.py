@@ -284,8 +284,13 @@ class Builder:
                                               lambda f=f: parse_duration(f["max_idle"]), dt.timedelta(days=1)),
                        f.get("alert"))
             for i, f in enumerate(d.get("follow_up") or []))
+        forecast = d.get("forecast")
         return m.Pipeline(d["pipeline"], d["entity"], tuple(stages), transitions, follow_up, doc,
-                          label=_opt_label(d.get("label")))
+                          label=_opt_label(d.get("label")),
+                          forecast=m.Forecast(forecast.get("amount"), forecast.get("close_date"),
+                                              forecast.get("owner", "owner"), forecast.get("quota"),
+                                              int(forecast.get("commit", 75)))
+                          if isinstance(forecast, dict) else None)
 
     # -- approvals --------------------------------------------------------------
     def approval(self, doc: SourceDoc) -> m.Approval:
@@ -366,10 +371,16 @@ class Builder:
         d = doc.data
         widgets = []
         for w in d.get("widgets") or []:
-            kind = next(k for k in ("kpi", "report", "quota") if k in w)
+            kind = next(k for k in ("kpi", "report", "quota", "forecast") if k in w)
             widgets.append(m.Widget(kind, w[kind], w.get("size")))
+        digest = d.get("digest")
+        if isinstance(digest, dict):
+            text = digest.get("schedule", DEFAULT_DIGEST)
+            digest = m.Digest(self._guard(doc, ("digest", "schedule"), lambda: parse_schedule(text),
+                                          parse_schedule(DEFAULT_DIGEST)), digest.get("period"))
         return m.Dashboard(d["dashboard"], label_of(d.get("label"), d["dashboard"]),
-                           tuple(d.get("roles") or ()), tuple(widgets), doc)
+                           tuple(d.get("roles") or ()), tuple(widgets), doc,
+                           digest=digest if isinstance(digest, m.Digest) else None)
 
     # -- scenario tests ---------------------------------------------------------
     def scenario(self, doc: SourceDoc) -> m.ScenarioTest:
@@ -395,6 +406,9 @@ def _step_kind(step: dict) -> str:
         if kind in step:
             return "create" if kind == "entity" else kind
     return next(iter(step), "?")
+
+
+DEFAULT_DIGEST = "weekly monday 07:00"      # a dashboard digest without `schedule`
 
 
 def parse_schedule(text: str) -> m.ScheduleTrigger:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .checks import alerts, entities, expressions, fields, formulas, reports, roles, scenarios, workflow
+from .checks import (alerts, entities, expressions, fields, forecasts, formulas, reports, roles, scenarios,
+                     workflow)
 from .errors import ConfigError
 from .model import Config
 from .templates import check_templates
@@ -30,6 +31,7 @@ CHECKS: list[Check] = [
     *workflow.CHECKS,
     *alerts.CHECKS,
     *reports.CHECKS,
+    *forecasts.CHECKS,
     *roles.CHECKS,
     *scenarios.CHECKS,
     *expressions.CHECKS,

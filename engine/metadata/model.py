@@ -263,6 +263,21 @@ class FollowUp:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class Forecast:
+    """A pipeline's `forecast:` (an engine extension, docs/reports.md "Forecasting").
+
+    Field names left out are inferred (engine/metadata/forecasts.py): `amount`
+    the entity's first money field, `close_date` its first date field.
+    """
+
+    amount: str | None = None
+    close_date: str | None = None
+    owner: str = "owner"
+    quota: str | None = None          # "quota" or "quota.target": won is measured against it
+    commit: int = 75                  # open deals at this probability or above are "commit"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Pipeline:
     name: str
     entity: str
@@ -271,6 +286,7 @@ class Pipeline:
     follow_up: tuple[FollowUp, ...]
     source: SourceDoc
     label: Label | None = None
+    forecast: Forecast | None = None
 
     def stage(self, key: str) -> Stage | None:
         return next((s for s in self.stages if s.key == key), None)
@@ -425,9 +441,17 @@ class Quota:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Widget:
-    kind: Literal["kpi", "report", "quota"]
+    kind: Literal["kpi", "report", "quota", "forecast"]
     name: str
     size: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Digest:
+    """A dashboard e-mailed to its roles on a schedule (engine extension, docs/alerts.md "Digests")."""
+
+    schedule: "ScheduleTrigger"
+    period: str | None = None         # the dashboard period the digest shows (None: each widget's own)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -437,6 +461,7 @@ class Dashboard:
     roles: tuple[str, ...]
     widgets: tuple[Widget, ...]
     source: SourceDoc
+    digest: Digest | None = None
 
 
 Scope = Literal["none", "own", "team", "all"]

@@ -161,6 +161,15 @@ def _pipeline() -> Schema:
             list_of(transition, "", min_items=1),
         ], "description": "forward_or_lost (default), any, or a list of allowed moves."},
         "follow_up": list_of(follow_up, "Rules flagging idle records."),
+        "forecast": closed({
+            "amount": name("The money field forecast (default: the entity's first money field)."),
+            "close_date": name("The expected close date field (default: the entity's first date field)."),
+            "owner": name("The user field the forecast is split by (default owner)."),
+            "quota": text("Won is measured against this quota's target: `quota` or `quota.target`."),
+            "commit": number("Open deals at this stage probability or above count as commit (default 75).",
+                             minimum=0, maximum=100),
+        }, description="Engine extension: a forecast of this pipeline (weighted pipeline, best case, "
+                       "won vs quota, daily snapshots); its name is the pipeline's."),
     }, ["pipeline", "entity", "stages"])
 
 
@@ -304,14 +313,22 @@ def _dashboard() -> Schema:
         "kpi": name("A KPI."),
         "report": name("A report."),
         "quota": name("A quota."),
+        "forecast": name("A forecast: the name of a pipeline that has `forecast:` (engine extension)."),
         "size": choice(("normal", "wide", "full"), "Widget size", "Width on the page (default normal)."),
         "label": label("Overrides the shown item's label."),
-    }, allOf=[needs_one_of("kpi", "report", "quota"), *exclusive("kpi", "report", "quota")])
+    }, allOf=[needs_one_of("kpi", "report", "quota", "forecast"),
+              *exclusive("kpi", "report", "quota", "forecast")])
+    digest = closed({
+        "schedule": patterned(SCHEDULE, "When it is sent, company timezone (default \"weekly monday 07:00\")."),
+        "period": patterned(PERIOD, "The dashboard period shown (default: each widget's own)."),
+    }, description="Engine extension: the dashboard e-mailed to its roles' users on a schedule, "
+                   "each with their own numbers.")
     return _document("dashboard", "A dashboard of KPIs, reports and quotas.", {
         "dashboard": name("The dashboard's name; also its file's stem."),
         "label": label(),
         "roles": names("Roles for which this dashboard is shown."),
         "widgets": list_of(widget, "The widgets, in order.", min_items=1),
+        "digest": digest,
     }, ["dashboard", "widgets"])
 
 

@@ -269,6 +269,18 @@ def engine_tables(metadata: MetaData) -> None:
           Column("reason", Text, nullable=True),
           Column("at", UtcDateTime(), nullable=False))
     alert_tables(metadata)
+    # One row per forecast, day, owner and close month (reports/forecast_snapshots.py); 0 = no owner.
+    Table("crm_forecast_snapshots", metadata,
+          Column("forecast", String(40), primary_key=True),
+          Column("snapshot_date", Date, primary_key=True),
+          Column("owner_id", Integer, primary_key=True),
+          Column("close_month", Date, primary_key=True),
+          Column("won", Numeric(20, 4), nullable=True),
+          Column("commit_amount", Numeric(20, 4), nullable=True),
+          Column("weighted", Numeric(20, 4), nullable=True),
+          Column("best_case", Numeric(20, 4), nullable=True),
+          Column("open_deals", Integer, nullable=False, server_default="0"),
+          Column("taken_at", UtcDateTime(), nullable=False))
 
 
 def alert_tables(metadata: MetaData) -> None:

@@ -126,8 +126,8 @@ def rworld(db_url: str, write_config, cheap_argon2: None, tmp_path: Path):
     w.engine.dispose()
 
 
-def build_world(db_url: str, write_config: Any, tmp_path: Path) -> World:
-    config = load_config(write_config(FILES))
+def build_world(db_url: str, write_config: Any, tmp_path: Path, files: dict[str, str] | None = None) -> World:
+    config = load_config(write_config(files or FILES))
     engine = make_engine(db_url)
     tables = build_tables(config)
     tables.metadata.create_all(engine)

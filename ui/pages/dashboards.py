@@ -1,6 +1,7 @@
 """Dashboards and quota targets.
 
-    GET  /dashboards/{name}          the widgets, each run for the user (reports/dashboards.dashboard)
+    GET  /dashboards/{name}          the widgets, each run for the user (reports/dashboards.dashboard);
+                                     ?period=this_quarter re-runs them for that period (htmx: the grid only)
     GET  /quotas/{name}/targets      this period's targets per user and target (admins)
     POST /quotas/{name}/targets      store one (quotas.set_target)
 
@@ -15,6 +16,7 @@ own box. Who edits targets: administrators only, as `set_target` enforces
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
@@ -25,18 +27,22 @@ from starlette.routing import Route
 from engine.metadata.expressions.values import local_date
 from engine.runtime.actor import Actor
 from engine.runtime.errors import Forbidden, NotFound, ValidationFailed
-from engine.runtime.reports.dashboards import dashboard
+from engine.runtime.reports.dashboards import dashboard, report_period
 from engine.runtime.reports.formats import format_value
 from engine.runtime.reports.quotas import quota_attainment, set_target
 
 from .. import urls
 from ..services import Services
 from ..templating import render
-from ..web import services, signed_in_actor
+from ..web import is_htmx, services, signed_in_actor
+from .forecasts import forecast_chart, last_day
 from .record import display_for
-from .reports import chart_spec, drill_url, reports_for
+from .reports import PERIOD_NAMES, chart_spec, drill_url, reports_for
 
 SIZES = {"wide": "widget--wide", "full": "widget--full"}
+# The dashboard's period control: "" keeps each widget's own period; the rest are calendar periods.
+DASHBOARD_PERIODS = ("this_week", "last_week", "this_month", "last_month", "this_quarter", "last_quarter",
+                     "this_year", "last_year", "this_fiscal_year", "last_fiscal_year")
 
 
 def role_dashboard(svc: Services, actor: Actor) -> str | None:
@@ -52,17 +58,25 @@ def board_context(request: Request, svc: Services, actor: Actor, name: str) -> d
     """Every widget run for the user, with what the template needs (chart specs, drill links)."""
     reports = reports_for(svc)
     locale = display_for(request, svc, actor).locale
-    board = dashboard(reports, actor, name, locale=locale)
+    period = str(request.query_params.get("period") or "") or None
+    board = dashboard(reports, actor, name, locale=locale, period=period)
     root = request.scope.get("root_path", "")
+    gettext = svc.catalogs.get(locale).gettext
     widgets = []
     for w in board.widgets:
         item: dict[str, Any] = {"w": w, "css": SIZES.get(w.size or "", "")}
         if w.kind == "report" and w.result is not None:
             # the full report (and its drill-down) needs the report itself, not only the dashboard
             opens = reports.may_open(actor, w.name)
-            drills = [drill_url(root, w.name, {}, r.key) for r in w.result.rows] if opens else []
+            params = report_period(reports, w.name, period)     # links show what the widget shows
+            drills = [drill_url(root, w.name, params, r.key) for r in w.result.rows] if opens else []
+            query = "?" + urlencode(params) if params else ""
             item.update(spec=chart_spec(w.result, drills or None), drills=drills,
-                        url=root + urls.report(w.name) if opens else None)
+                        url=root + urls.report(w.name) + query if opens else None)
+        if w.kind == "forecast" and w.result is not None:
+            query = "?" + urlencode({"period": period}) if period else ""
+            item.update(spec=forecast_chart(w.result, gettext), url=root + urls.forecast(w.name) + query,
+                        period_last=last_day(w.result))
         if w.kind == "kpi" and w.result is not None:
             k, currency = w.result, svc.config.company.currency
             item["users"] = [{"label": u.label, "trend": u.trend,
@@ -77,12 +91,17 @@ def board_context(request: Request, svc: Services, actor: Actor, name: str) -> d
             item["edit_url"] = (root + urls.QUOTA_TARGETS.format(name=w.name)
                                 if svc.permissions.is_admin(actor) else None)
         widgets.append(item)
-    return {"board": board, "widgets": widgets}
+    words = list(DASHBOARD_PERIODS) + ([period] if period and period not in DASHBOARD_PERIODS else [])
+    return {"board": board, "widgets": widgets, "period": period or "",
+            "periods": [(w, PERIOD_NAMES.get(w)) for w in words],
+            "page_url": root + urls.dashboard(name)}
 
 
 async def dashboard_page(request: Request) -> Response:
     svc, actor, name = services(request), signed_in_actor(request), request.path_params["name"]
     context = await run_in_threadpool(board_context, request, svc, actor, name)
+    if is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true":
+        return render(request, "_dashboard_widgets.html", context)
     return render(request, "dashboard.html", context)
 
 

@@ -105,6 +105,8 @@ def check_dashboards(config: Config) -> list[ConfigError]:
                 errors.append(error(doc, ("roles", i), "CRM-E204", f"'{role}' is not a role",
                                     did_you_mean(role, config.roles)))
         for i, widget in enumerate(dashboard.widgets):
+            if widget.kind == "forecast":       # checked with the forecasts (checks/forecasts.py)
+                continue
             space = widget.kind + "s"
             if widget.name not in getattr(config, space):
                 errors.append(error(doc, ("widgets", i, widget.kind), "CRM-E205",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError, did_you_mean
 from ..model import Config, Role
+from ..forecasts import forecasts
 from .common import error, known_fields, raw_list
 
 REPORT_SPACES = ("reports", "kpis", "quotas", "dashboards")
@@ -30,11 +31,11 @@ def check_role_references(config: Config) -> list[ConfigError]:
                 errors.append(error(doc, base + ("entities", name), "CRM-E200",
                                     f"'{name}' is not an entity of this configuration",
                                     did_you_mean(name, config.entities), at_key=True))
-        names = [n for space in REPORT_SPACES for n in getattr(config, space)]
+        names = [n for space in REPORT_SPACES for n in getattr(config, space)] + list(forecasts(config))
         for i, name in enumerate(raw_list(doc, base + ("reports",))):
             if str(name) not in names:
                 errors.append(error(doc, base + ("reports", i), "CRM-E205",
-                                    f"'{name}' is not a report, KPI, quota or dashboard",
+                                    f"'{name}' is not a report, KPI, quota, dashboard or forecast",
                                     did_you_mean(str(name), names)))
         errors += _hidden_fields(config, role)
     return errors

@@ -4,6 +4,7 @@
     crm report pipeline_by_stage --format xlsx --out pipeline.xlsx --as mona
     crm report win_rate                      # a KPI: current vs previous period, per user
     crm report activity_norms                # a quota: attainment per user
+    crm report sales --param period=this_year   # a forecast (a pipeline's): totals, by month, by owner
 
 Thin like the other commands: parse, call the service, print. Refusals
 (403, 404, a bad parameter's 422) print on stderr with exit status 1.
@@ -57,6 +58,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"  {line.target_name} {line.user_label}: {line.formatted_actual} / {line.formatted_target}"
                   f" = {line.formatted_attainment}")
         return 0
+    from ...metadata.forecasts import forecasts
+    if args.name in forecasts(config):
+        _forecast(reports, actor, args.name, params, args.locale)
+        return 0
     result = reports.run_report(actor, args.name, params, locale=args.locale)
     if args.format == "table":
         _table(result)
@@ -86,3 +91,21 @@ def _table(result: Any) -> None:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     for line in lines:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths)))
+
+
+def _forecast(reports: Any, actor: Any, name: str, params: dict[str, Any], locale: str | None) -> None:
+    from .forecast import forecast
+    unknown = set(params) - {"period"}
+    if unknown:
+        raise ValidationFailed({n: ["a forecast takes only period"] for n in sorted(unknown)})
+    result = forecast(reports, actor, name, period=params.get("period"), locale=locale)
+    keys = ("won", "commit", "weighted", "best_case", "expected")
+    keys += ("quota", "attainment") if result.has_quota else ()
+    print(f"{result.label} {result.period.start} .. {result.period.end}")
+    print("  " + ", ".join(f"{k}: {result.total.formatted[k] or '—'}" for k in keys))
+    for title, lines in (("by close month", result.by_month), ("by owner", result.by_owner)):
+        print(title)
+        for line in lines:
+            print(f"  {line.label}: " + ", ".join(f"{k} {line.formatted[k] or '—'}" for k in keys
+                                                   if k in line.formatted and (k not in ("quota", "attainment")
+                                                                               or line.quota is not None)))

@@ -11,7 +11,10 @@ paths become the same joins the lists use and aggregates run in the
 database. Its WHERE clause (`compiled.where`) is kept apart for drill-down.
 
 Rules (docs/reports.md):
-- the user's read row filter of the report's entity is always in the WHERE;
+- the user's read row filter of the report's entity is always in the WHERE,
+  and that of every entity the report reaches: a link path (`account.industry`
+  grouped, filtered or measured) joins a record the user may not read as NULL,
+  a rollup aggregates only child rows the user may read (`visible_rows`);
 - a report that reads a field hidden from the user (on any hop of a path, in
   any of filter, where_params, group_by, measures) is refused (403): a sum or
   a grouping would show what the mask hides;
@@ -87,7 +90,8 @@ def compile_report(config: m.Config, tables: Tables, permissions: Permissions, r
     refuse_hidden(config, permissions, actor, report)
     param_types = {name: type_of_param(p.type, config) for name, p in report.params.items()}
     sc = SqlCompiler(config, report.entity, tables, params=params, param_types=param_types,
-                     current_user=user_row(actor), now=now, drop_null_params=True)
+                     current_user=user_row(actor), now=now, drop_null_params=True,
+                     visible=permissions.visible_rows(actor))
     table = sc.root
     conditions: list[ColumnElement[bool]] = [
         permissions.row_filter(actor, report.entity, "read", table)]  # type: ignore[arg-type]

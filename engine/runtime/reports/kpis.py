@@ -16,8 +16,9 @@ Periods come from `kpi.period` (day, week, month, quarter, year; also
 fiscal_quarter and fiscal_year) in the company's timezone; a KPI without a
 period is one value over all time (no previous value). Both periods, and
 every user for `by`, come from one GROUP BY statement; the user's read row
-filter of the KPI's entity is in its WHERE, and a KPI reading a hidden field
-is refused (403), as reports are.
+filter of the KPI's entity is in its WHERE (and, through `visible_rows`, that
+of every linked and rolled-up entity it reaches), and a KPI reading a hidden
+field is refused (403), as reports are.
 """
 from __future__ import annotations
 
@@ -156,7 +157,8 @@ def _query(reports: Reports, actor: Actor, kpi: m.Kpi, now: dt.datetime, current
            previous: Period | None, by: str | None) -> dict[Any, dict[int, Any]]:
     """{"total": {1: current, 0: previous}, user_id: {...}}: one grouped statement, one more per user for `by`."""
     config = reports.config
-    sc = SqlCompiler(config, kpi.entity, reports.tables, current_user=user_row(actor), now=now)
+    sc = SqlCompiler(config, kpi.entity, reports.tables, current_user=user_row(actor), now=now,
+                     visible=reports.permissions.visible_rows(actor))
     table = sc.root
     conditions = [reports.permissions.row_filter(actor, kpi.entity, "read", table)]
     try:
@@ -200,7 +202,8 @@ def _query(reports: Reports, actor: Actor, kpi: m.Kpi, now: dt.datetime, current
 
 def _empty_value(reports: Reports, actor: Actor, kpi: m.Kpi, now: dt.datetime) -> Any:
     """The KPI over no rows (count() -> 0, sum() -> null), asked of the database itself."""
-    inner = SqlCompiler(reports.config, kpi.entity, reports.tables, current_user=user_row(actor), now=now)
+    inner = SqlCompiler(reports.config, kpi.entity, reports.tables, current_user=user_row(actor), now=now,
+                        visible=reports.permissions.visible_rows(actor))
     value = inner.compile(kpi.value)
     with reports.engine.connect() as conn:
         return number(conn.execute(sa.select(value).select_from(inner.from_clause()).where(sa.false())).scalar())

@@ -124,3 +124,8 @@ def _period(raw: Any) -> Any:
     if problem:
         raise ValueError(problem)
     return spec
+
+
+def convert_period(raw: Any) -> Any:
+    """A period as the compiler takes it (a word, {from, to} or FROM..TO); ValueError says why not."""
+    return _period(raw)
