@@ -56,7 +56,9 @@ def build_services(config: m.Config, engine: Engine) -> Services:
     tables = build_tables(config)
     permissions = Permissions(config, tables, engine)
     records = Records(config, engine, tables, permissions=permissions)
-    install_alerts(records)     # event alerts fire after each committed save (engine/runtime/alerts)
+    alerts = install_alerts(records)     # event alerts fire after each committed save (engine/runtime/alerts)
+    workflow = Workflow(config, engine, tables, records)   # wires scoring, approvals, stages into saves
+    alerts.follow_approvals(workflow.approvals)             # approvers and requesters told after each commit
     return Services(
         config=config,
         engine=engine,
@@ -66,5 +68,5 @@ def build_services(config: m.Config, engine: Engine) -> Services:
         catalogs=Catalogs.load(LOCALE_DIR, config.company.locales),
         records=records,
         files=Files(config, engine, tables, records),
-        workflow=Workflow(config, engine, tables, records),   # wires scoring, approvals, stages into saves
+        workflow=workflow,
     )

@@ -36,8 +36,9 @@ class NotFound(DomainError):
     status = 404
     code = "not_found"
 
-    def __init__(self, entity: str, record_id: object):
-        super().__init__(f"{entity} {record_id} does not exist")
+    def __init__(self, entity: str, record_id: object, message: str | None = None):
+        """`message`: the same refusal in the user's language (the workflow services give it)."""
+        super().__init__(message or f"{entity} {record_id} does not exist")
         self.entity = entity
         self.record_id = record_id
 

@@ -80,3 +80,15 @@ def test_hungarian_inbox(world: World) -> None:
     html = world.browser("hanna").get("/approvals").text
     assert "Jóváhagyások" in html and "Nagy engedmény jóváhagyása" in html and "Elutasítás" in html
     assert world.records.get(SYSTEM, "deal", world.ids["disc"])["discount_pct"] is not None
+
+
+def test_a_decision_in_the_web_tells_the_requester_in_the_bell(world: World) -> None:
+    """The web process sends the approval's notices right after the decision commits."""
+    anna = world.browser("anna")            # owns the discounted deal, which the system created
+    assert "Approved: Big discount approval" not in anna.get("/notifications").text
+    mona = world.browser("mona")
+    rid = request_ids(mona.get("/approvals").text)[0]
+    token = world.token(mona, "/approvals")
+    assert mona.post(f"/approvals/{rid}/approve", headers={**HTMX, "X-CSRF-Token": token}).status_code == 200
+    page = anna.get("/notifications").text
+    assert "Approved: Big discount approval for &#34;Discounted&#34;" in page

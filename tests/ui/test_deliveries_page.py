@@ -72,3 +72,18 @@ def test_retry_needs_the_csrf_token(site):
     email, _, _ = failed_messages(site)
     response = site.signed_in("root").post("/admin/deliveries/retry", data={"id": str(email)})
     assert response.status_code == 403 and statuses(site)[email] == ("failed", 5)
+
+
+def test_a_possibly_sent_message_is_listed_as_such_and_only_sent_again_by_hand(site):
+    email, sms, _ = failed_messages(site)
+    outbox = build_tables(site.config)("crm_outbox")
+    with site.engine.begin() as conn:
+        conn.execute(outbox.update().where(outbox.c.id == email).values(
+            status="uncertain", attempts=1, last_error="the worker stopped after handing this message over"))
+    client = site.signed_in("root")
+    page = client.get("/admin/deliveries").text
+    row = page[page.index(f'data-delivery="{email}"'):]
+    assert 'data-status="uncertain"' in row[:60] and "Possibly sent" in row[:row.index("</tr>")]
+    token = csrf_token(page)
+    client.post("/admin/deliveries/retry", data={"id": str(email), "csrf_token": token})
+    assert statuses(site)[email] == ("pending", 0)

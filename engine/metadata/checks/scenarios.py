@@ -247,9 +247,11 @@ def _notified(walk: _Walk, at: tuple, body: Any) -> None:
         return
     if "user" in notified:
         walk.user(at + ("user",), notified["user"])
-    if "alert" in notified and notified["alert"] not in walk.config.alerts:
-        walk.report(at + ("alert",), f"'{notified['alert']}' is not an alert",
-                    did_you_mean(str(notified["alert"]), walk.config.alerts))
+    # an approval's name counts its `notify` notices (docs/alerts.md "Approval notices")
+    if "alert" in notified and notified["alert"] not in walk.config.alerts \
+            and notified["alert"] not in walk.config.approvals:
+        walk.report(at + ("alert",), f"'{notified['alert']}' is not an alert or an approval",
+                    did_you_mean(str(notified["alert"]), [*walk.config.alerts, *walk.config.approvals]))
     if "via" in notified and notified["via"] not in CHANNELS:
         walk.report(at + ("via",), f"'{notified['via']}' is not a channel",
                     did_you_mean(str(notified["via"]), CHANNELS))

@@ -5,9 +5,12 @@ Everything here happens in ONE transaction, the caller's:
 1. claim: `INSERT INTO crm_alert_firings ... ON CONFLICT DO NOTHING RETURNING`;
    the UNIQUE (alert, entity, record_id, moment) lets exactly one worker win a
    moment, whatever the number of workers or restarts;
-2. recipients resolved and filtered by the permission filter;
-3. one `crm_outbox` row per (firing, recipient, channel), rendered now (the
-   record as it was when the alert fired); in-app messages are delivered right
+2. recipients resolved; each recipient reads the records as on the record
+   page (visibility.py): one who may not read a record gets nothing about it;
+3. one `crm_outbox` row per (firing, recipient, channel), rendered now from
+   that recipient's read (the record as it was when the alert fired, its
+   rollups over the rows they may read, links followed one hop as they may
+   read them); in-app messages are delivered right
    here (a `crm_notifications` row), e-mail and SMS wait for the delivery job;
 4. `also` actions create their records through `Records` as the system actor.
 
@@ -29,8 +32,9 @@ from ..actor import SYSTEM
 from ..errors import DomainError
 from ..query import row_to_dict
 from ..records import Change, Records
-from .recipients import Directory, readable, resolve
+from .recipients import Directory, resolve, user_view
 from .render import Renderer
+from .visibility import RecipientViews
 
 CHUNK = 500
 log = logging.getLogger(__name__)
@@ -104,20 +108,20 @@ class Firer:
             wanted = {rid: [(u, c) for u, c in pairs
                             if self.records.permissions.scope(directory.actor(u), alert.entity, "read") != "none"]
                       for rid, pairs in wanted.items()}
-        else:
-            wanted = readable(conn, self.records.permissions, self.tables, alert.entity, wanted, directory)
+        # Each recipient's own read of the records (visibility.py): who may read which, and what they see.
+        seen = RecipientViews(conn, self.records, alert.entity, directory, wanted, snapshot)
+        wanted = {rid: [(u, chs) for u, chs in pairs if seen.readable(u, rid)] for rid, pairs in wanted.items()}
         result = Fired(firings=len(claimed))
-        views = self._views(conn, alert.entity, records, directory)
         today = now.date()
         rows = []
         for firing_id, record_id in claimed:
             for user_id, channels in wanted.get(record_id, []):
                 for channel in channels:
                     rows.append(self._message(alert, firing_id, record_id, directory, user_id, channel,
-                                              views[record_id], today, now))
+                                              seen.view(user_id, record_id), today, now))
         result.messages = len(rows)
         result.pending = sum(1 for r in rows if r["status"] == "pending")
-        self._write_outbox(conn, rows, now)
+        self.write_outbox(conn, rows, now)
         for _, record_id in claimed:
             if record_id in records and not snapshot:
                 self._also(conn, alert, records[record_id], result.changes)
@@ -133,54 +137,23 @@ class Firer:
         query = self.records.query.select(SYSTEM, entity, where={"id": ids})
         return {int(r["id"]): row_to_dict(ent, r) for r in conn.execute(query).mappings()}
 
-    def _views(self, conn: Connection, entity: str, records: Mapping[int, dict[str, Any]],
-               directory: Directory) -> dict[int, dict[str, Any]]:
-        """Records for templates: each link followed one hop (one query per link field), users as dicts."""
-        ent = self.config.entities[entity]
-        views = {rid: dict(r) for rid, r in records.items()}
-        for f in ent.fields.values():
-            if f.type == "user":
-                for view in views.values():
-                    uid = view.get(f.name)
-                    view[f.name] = _user_view(directory.users.get(uid)) if uid is not None else None
-            elif f.type == "link" and f.entity in self.config.entities:
-                ids = sorted({v[f.name] for v in views.values() if v.get(f.name) is not None})
-                if not ids:
-                    continue
-                target = self.config.entities[f.entity]     # with its formulas and rollups, like the record
-                linked = {r["id"]: row_to_dict(target, r) for r in conn.execute(
-                    self.records.query.select(SYSTEM, f.entity, where={"id": ids})).mappings()}
-                for view in views.values():
-                    if view.get(f.name) is not None:
-                        view[f.name] = linked.get(view[f.name])
-        return views
-
     def _message(self, alert: m.Alert, firing_id: int, record_id: int, directory: Directory, user_id: int,
-                 channel: str, view: dict[str, Any], today: dt.date, now: dt.datetime) -> dict[str, Any]:
+                 channel: str, shown: dict[str, Any], today: dt.date, now: dt.datetime) -> dict[str, Any]:
+        """One outbox row; `shown` is the record as this recipient may see it (visibility.py)."""
         user = directory.users[user_id]
         row: dict[str, Any] = dict(firing_id=firing_id, alert=alert.name, entity=alert.entity, record_id=record_id,
                                    recipient_id=user_id, channel=channel, status="pending", attempts=0,
                                    next_attempt_at=now, created_at=now, subject="", body="", html=None,
                                    link=record_link(alert.entity, record_id), address=None, last_error=None)
-        hidden = self.records.permissions.hidden(directory.actor(user_id), alert.entity)
-        shown = {k: ("" if k in hidden else v) for k, v in view.items()}
         try:
-            rendered = self.renderer.render(alert, channel, shown, _user_view(user), today)
+            rendered = self.renderer.render(alert, channel, shown, user_view(user), today)
             row.update(subject=rendered.subject, body=rendered.text, html=rendered.html)
         except Exception as exc:   # noqa: BLE001 - data a template cannot show fails this message only
             return {**row, "status": "failed", "last_error": f"template {alert.template}: {exc}"}
-        if channel == "email":
-            row["address"] = user.get("email")
-        elif channel == "sms":
-            row["address"] = user.get("phone")
-        if channel in ("email", "sms") and not row["address"]:
-            what = "e-mail address" if channel == "email" else "phone number"
-            return {**row, "status": "failed", "last_error": f"user {user['username']} has no {what}"}
-        if channel == "in_app":
-            row.update(status="sent", sent_at=now, attempts=1)
-        return row
+        return addressed(row, user, now)
 
-    def _write_outbox(self, conn: Connection, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+    def write_outbox(self, conn: Connection, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+        """Inserts rendered outbox rows; in-app ones become notifications (the bell) in the same transaction."""
         if not rows:
             return
         outbox = self.tables("crm_outbox")
@@ -208,7 +181,17 @@ class Firer:
                             record.get("id"), action.entity, exc)
 
 
-def _user_view(user: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {k: user.get(k) for k in ("id", "username", "full_name", "email", "phone", "locale", "team")}
+def addressed(row: dict[str, Any], user: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """A rendered outbox row given its address: e-mail/SMS wait for delivery (failed at once without an
+    address), in-app is delivered by the insert itself."""
+    channel = row["channel"]
+    if channel == "email":
+        row["address"] = user.get("email")
+    elif channel == "sms":
+        row["address"] = user.get("phone")
+    if channel in ("email", "sms") and not row["address"]:
+        what = "e-mail address" if channel == "email" else "phone number"
+        return {**row, "status": "failed", "last_error": f"user {user['username']} has no {what}"}
+    if channel == "in_app":
+        row.update(status="sent", sent_at=now, attempts=1)
+    return row

@@ -21,6 +21,8 @@ from ..errors import Forbidden, NotFound
 from ..permissions import Permissions
 from ..tables import Tables
 
+NEEDS_AN_ADMIN = ("failed", "uncertain")     # outbox states only an admin's retry sends again
+
 
 @dataclass(frozen=True, slots=True)
 class Notification:
@@ -90,22 +92,24 @@ class Inbox:
 
     # -- admins: failed deliveries ---------------------------------------------------------------
     def failed(self, actor: Actor, limit: int = 200) -> list[dict[str, Any]]:
-        """Messages given up on, newest first, with their error (admins only)."""
+        """Messages given up on (`failed`) or possibly sent by a worker that died while handing them
+        over (`uncertain`: never re-sent by itself), newest first, with their error (admins only)."""
         self._admin(actor)
         o, users = self.tables("crm_outbox"), self.tables.users
         query = (select(o.c.id, o.c.alert, o.c.entity, o.c.record_id, o.c.channel, o.c.address, o.c.attempts,
-                        o.c.last_error, o.c.created_at, users.c.username.label("recipient"))
+                        o.c.status, o.c.last_error, o.c.created_at, users.c.username.label("recipient"))
                  .join(users, users.c.id == o.c.recipient_id)
-                 .where(o.c.status == "failed").order_by(o.c.id.desc()).limit(max(1, min(limit, 1000))))
+                 .where(o.c.status.in_(NEEDS_AN_ADMIN)).order_by(o.c.id.desc()).limit(max(1, min(limit, 1000))))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def retry(self, actor: Actor, ids: Iterable[int], now: dt.datetime | None = None) -> int:
-        """Puts failed messages back in the queue with fresh attempts (admins only)."""
+        """Puts failed or possibly-sent messages back in the queue with fresh attempts (admins only)."""
         self._admin(actor)
         o = self.tables("crm_outbox")
         with self.engine.begin() as conn:
-            result = conn.execute(update(o).where(o.c.status == "failed", o.c.id.in_([int(i) for i in ids]))
+            result = conn.execute(update(o).where(o.c.status.in_(NEEDS_AN_ADMIN),
+                                                  o.c.id.in_([int(i) for i in ids]))
                                   .values(status="pending", attempts=0,
                                           next_attempt_at=now or dt.datetime.now(dt.timezone.utc)))
         return int(result.rowcount or 0)

@@ -2,10 +2,9 @@
 
 `to: owner` (any `user` field of the record), `{role: R}` (every active user
 with the role), `{role: R, team: same}` (only those in the record's team: its
-`team` column, else its owner's team), `{user: name}`. A recipient the
-permission filter does not let read the record gets nothing: the check is the
-same `Permissions.row_filter` every read uses, one query per recipient over all
-the records of a firing batch.
+`team` column, else its owner's team), `{user: name}`. Whether a recipient
+may read the record is decided by their own read of it (visibility.py): one
+the permission filter does not let read it gets nothing.
 """
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from sqlalchemy import Connection, select
 
 from ...metadata import model as m
 from ..actor import Actor
-from ..permissions import Permissions
 from ..tables import Tables
 
 USER_COLUMNS = ("id", "username", "full_name", "email", "phone", "locale", "team", "active")
@@ -86,19 +84,8 @@ def _users_of(spec: m.Recipient, record: Mapping[str, Any], directory: Directory
     return users if (target.role or target.team) else []
 
 
-def readable(conn: Connection, permissions: Permissions, tables: Tables, entity: str,
-             wanted: dict[int, list[tuple[int, tuple[str, ...]]]], directory: Directory
-             ) -> dict[int, list[tuple[int, tuple[str, ...]]]]:
-    """`wanted` without the (record, user) pairs the user may not read: one query per distinct user."""
-    table = tables.entity(entity)
-    by_user: dict[int, set[int]] = defaultdict(set)
-    for record_id, pairs in wanted.items():
-        for user_id, _ in pairs:
-            by_user[user_id].add(record_id)
-    allowed: dict[int, set[int]] = {}
-    for user_id, ids in by_user.items():
-        actor = directory.actor(user_id)
-        rows = conn.execute(select(table.c.id).where(
-            table.c.id.in_(sorted(ids)), permissions.row_filter(actor, entity, "read", table)))
-        allowed[user_id] = {r[0] for r in rows}
-    return {rid: [(u, chs) for u, chs in pairs if rid in allowed[u]] for rid, pairs in wanted.items()}
+def user_view(user: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A user as templates see one (`record.owner.full_name`, `user.email`)."""
+    if user is None:
+        return None
+    return {k: user.get(k) for k in ("id", "username", "full_name", "email", "phone", "locale", "team")}

@@ -6,7 +6,8 @@ filter cannot format), and that fails the one message, with the error kept on
 its outbox row. The sandboxed environment only sees plain dicts: `record`
 (fields, each link followed one hop as a dict: `record.account.name`),
 `company`, `user` (the recipient) and `today`; `money`, `date`, `datetime` and
-`percent` are Babel formats for the recipient's locale.
+`percent` are Babel formats for the recipient's locale. An empty value (None)
+prints as nothing.
 """
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ class Renderer:
         company = self.config.company
         env = make_environment(locale_filters(locale, company.currency, company.timezone))
         env.autoescape = autoescape_for(name)     # from_string has no file name to decide by: say it here
+        env.finalize = _blank_if_none              # an empty value prints as nothing, never "None"
         return env.from_string(self.config.templates[name].text)
 
     def has(self, name: str) -> bool:
@@ -98,6 +100,12 @@ class Renderer:
 
     def _render(self, name: str, locale: str, context: Mapping[str, Any]) -> str:
         return self._compiled(name, locale).render(**context)
+
+
+def _blank_if_none(value: Any) -> Any:
+    """`{{ x }}` of a value that is not there (an empty field, a rollup over no readable rows, a
+    formula through a link the recipient may not read) prints as nothing, like the record page."""
+    return "" if value is None else value
 
 
 _TAGS = re.compile(r"<[^>]+>")

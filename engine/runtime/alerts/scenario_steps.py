@@ -59,7 +59,8 @@ class MailSink:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.lock = threading.Lock()
-        self.delay = 0.0           # seconds before answering (tests: a slow server)
+        self.delay = 0.0           # seconds before taking the message (tests: a slow server)
+        self.answer_delay = 0.0    # seconds between taking the message and answering (tests: a lost answer)
 
     async def handle_DATA(self, server, session, envelope) -> str:   # aiosmtpd's hook
         if self.delay:
@@ -68,6 +69,8 @@ class MailSink:
         with self.lock:
             self.received.append(Received(str(headers["Message-ID"]), list(envelope.rcpt_tos),
                                           str(headers["Subject"]), envelope.content))
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         return "250 OK"
 
     def keys(self) -> list[str]:
@@ -145,8 +148,9 @@ class Receivers:
 
 
 def setup(scene: "Scene") -> None:
-    """Each scene gets its alert service (event triggers listen from the first step)."""
-    if not scene.config.alerts:
+    """Each scene gets its alert service (event triggers listen from the first step, approval notices
+    once the scene also has its workflow: whichever part sets up second wires them)."""
+    if not scene.config.alerts and not scene.config.approvals:
         return
     receivers = Receivers.get()
     company = scene.config.company
@@ -155,6 +159,9 @@ def setup(scene: "Scene") -> None:
     # No lookback limit: a test's clock jumps; moments before a record got its date never fire anyway.
     scene.alerts = AlertService(scene.records, clock=scene.clock, lookback=None,  # type: ignore[attr-defined]
                                 channels=channels)
+    workflow = getattr(scene, "workflow", None)
+    if workflow is not None:
+        scene.alerts.follow_approvals(workflow.approvals)  # type: ignore[attr-defined]
 
 
 def _service(scene: "Scene") -> AlertService:
@@ -175,6 +182,9 @@ def _notified(scene: "Scene", args: Mapping[str, Any]) -> None:
     service = _service(scene)
     service.deliver()          # event alerts fired by the last steps are sent like a worker would
     username, alert, via = str(spec.get("user")), str(spec.get("alert")), str(spec.get("via"))
+    if alert not in scene.config.alerts and alert in scene.config.approvals:
+        from .approval_notices import alert_name
+        alert = alert_name(alert)          # an approval's notices (alerts/approval_notices.py)
     expected = int(spec.get("count", 1))
     tables = scene.records.tables
     outbox, users = tables("crm_outbox"), tables.users

@@ -1,7 +1,9 @@
 """The alerts service: event triggers on saves, scans of date/schedule/follow-up alerts, delivery.
 
     alerts = AlertService(records)            # listens to the records service's committed changes
+    alerts.follow_approvals(workflow.approvals)   # approvers / requesters told (approval `notify`)
     alerts.run_due()                          # scan every date/schedule alert and follow-up rule up to now
+    alerts.expire_approvals()                 # unanswered approval requests past `expires` (then told)
     alerts.deliver()                          # send what the outbox holds (e-mail, SMS)
 
 The job queue (`queue.py`) calls `run_due` every minute and `deliver` whenever
@@ -22,6 +24,7 @@ from ..actor import SYSTEM
 from ..query import row_to_dict
 from ..records import Change, Records
 from ..channels import Channel, build_channels
+from .approval_notices import ApprovalNotices
 from .delivery import Delivered, Delivery, Policy
 from .firing import CHUNK, Due, Fired, Firer, dialect_insert
 from .render import Renderer
@@ -42,6 +45,8 @@ class AlertService:
         self.clock = clock or records.clock
         self.lookback = lookback
         self.firer = Firer(records, Renderer(self.config))
+        self.notices = ApprovalNotices(records, self.firer)
+        self.approvals: Any = None              # the workflow's Approvals, once `follow_approvals` wired it
         self.scanner = Scanner(records)
         self.delivery = Delivery(records.engine, records.tables,
                                  channels if channels is not None else build_channels(self.config.company),
@@ -70,8 +75,39 @@ class AlertService:
                         total.add(self._idle(pipeline, rule, alert, now))
                     except Exception:   # noqa: BLE001
                         log.exception("follow-up rule of %s for alert %s failed", pipeline.name, alert.name)
+        if self.config.approvals:
+            # Catch-up: notices a process did not send after its commit (it stopped in between).
+            try:
+                total.add(self._notices(now, since=now - self.lookback if self.lookback else None))
+            except Exception:   # noqa: BLE001
+                log.exception("approval notices failed; retried at the next scan")
         self._after(total)
         return total
+
+    # -- approvals --------------------------------------------------------------------------------
+    def follow_approvals(self, approvals: Any) -> None:
+        """Sends the approvals' `notify` notices right after each commit that changes a request."""
+        self.approvals = approvals
+        if self.on_approvals not in approvals.listeners:
+            approvals.listeners.append(self.on_approvals)
+
+    def on_approvals(self, entity: str, record_ids: list[int]) -> None:
+        """After a commit that may have changed requests of these records: their due notices."""
+        self._after(self._notices(self.clock(), entity=entity, record_ids=record_ids))
+
+    def _notices(self, now: dt.datetime, **where: Any) -> Fired:
+        with self.records.engine.connect() as conn:     # most saves change no request: read, no write lock
+            if not self.notices.due(conn, now, **where):
+                return Fired()
+        with self.records.transaction() as conn:
+            return self.notices.fire(conn, now, **where)
+
+    def expire_approvals(self, now: dt.datetime | None = None) -> int:
+        """Expires unanswered approval requests past `expires` (one audited UPDATE); the requesters are
+        told through `follow_approvals`. Returns how many expired (0 without approvals wired)."""
+        if self.approvals is None:
+            return 0
+        return int(self.approvals.expire_due(now or self.clock()))
 
     def _scan(self, alert: m.Alert, now: dt.datetime) -> Fired:
         scans = self.records.tables("crm_alert_scans")

@@ -18,13 +18,19 @@ Requests for updates are written in the save's transaction; for a new record
 Deciding: only a user holding the current step's role (a role that inherits
 it counts; admins and the system actor may too), in the record owner's team
 for `team: same`; rejecting needs a reason. Each decision is a row in
-`crm_approval_decisions` and in the audit trail.
+`crm_approval_decisions` and in the audit trail. Refusals are in the acting
+user's language (messages.py).
+
+`listeners` hear `(entity, record_ids)` after a commit that may have started,
+advanced, decided or expired requests of those records: the alerts service
+sends the `notify` notices from there (alerts/approval_notices.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Mapping
+import logging
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import Connection, Engine, and_, false, literal, or_, select
 
@@ -41,6 +47,7 @@ from . import messages
 from .changes import lines_changed
 
 PENDING, APPROVED, REJECTED, EXPIRED, CANCELLED = "pending", "approved", "rejected", "expired", "cancelled"
+log = logging.getLogger(__name__)
 
 
 class Approvals:
@@ -53,6 +60,7 @@ class Approvals:
         self.records = records
         self.requests = tables("crm_approval_requests")
         self.decisions = tables("crm_approval_decisions")
+        self.listeners: list[Callable[[str, list[int]], None]] = []    # after commit: requests of these records
 
     def install(self) -> None:
         self.records.checks.append(self.check)
@@ -135,15 +143,17 @@ class Approvals:
                 for parent_id in parents:
                     latest = self.latest(conn, approval.name, parent.name, int(parent_id))
                     if latest is not None and latest["status"] == PENDING:
-                        problems.field(link, f"{parent.name}.{name} " + messages.text(
-                            locale, "locked", approval=approval.name))
+                        problems.field(link, messages.text(locale, "child_locked", entity=parent.name, field=name,
+                                                           approval=approval.name))
 
     def on_change(self, change: Change) -> None:
-        """A new record whose values make `when` true gets its request once the create commits."""
-        if change.action != "create":
-            return
+        """A new record whose values make `when` true gets its request once the create commits;
+        after any committed save of the entity, listeners hear of its requests (one may have started)."""
         approvals = self.of_entity(change.entity)
-        if not approvals:
+        if not approvals or change.action == "delete":
+            return
+        if change.action == "update":
+            self._tell(change.entity, [change.record_id])
             return
         ent = self.config.entities[change.entity]
         table = self.tables.entity(change.entity)
@@ -156,6 +166,15 @@ class Approvals:
                 latest = self.latest(conn, approval.name, change.entity, change.record_id)
                 if latest is None and self._holds(conn, change.actor, change.entity, approval.when, record):
                     self._start(conn, change.actor, approval, record)
+        self._tell(change.entity, [change.record_id])
+
+    def _tell(self, entity: str, record_ids: list[int]) -> None:
+        """After a commit: listeners hear which records' requests may have changed (a failing one is logged)."""
+        for listener in self.listeners:
+            try:
+                listener(entity, record_ids)
+            except Exception:   # noqa: BLE001 - the change is committed; the worker's catch-up tells later
+                log.exception("approval listener %r failed for %s %s", listener, entity, record_ids)
 
     # -- deciding --------------------------------------------------------------------------------
     def approve(self, actor: Actor, approval: str, record_id: int) -> dict[str, Any]:
@@ -165,13 +184,21 @@ class Approvals:
     def reject(self, actor: Actor, approval: str, record_id: int, reason: str | None) -> dict[str, Any]:
         """Rejects the request (a reason is required). Returns the request."""
         if not reason or not str(reason).strip():
-            raise ValidationFailed({"reason": [f"rejecting {approval} needs a reason"]})
+            locale = messages.locale_of(actor, self.config)
+            raise ValidationFailed({"reason": [messages.text(locale, "reason_needed", approval=approval)]})
         return self._decide(actor, approval, record_id, REJECTED, str(reason).strip())
 
     def _decide(self, actor: Actor, name: str, record_id: int, decision: str, reason: str | None) -> dict[str, Any]:
+        decided = self._decided(actor, name, record_id, decision, reason)
+        self._tell(decided["entity"], [record_id])
+        return decided
+
+    def _decided(self, actor: Actor, name: str, record_id: int, decision: str, reason: str | None
+                 ) -> dict[str, Any]:
+        locale = messages.locale_of(actor, self.config)
         approval = self.config.approvals.get(name)
         if approval is None:
-            raise NotFound("approval", name)
+            raise NotFound("approval", name, message=messages.text(locale, "no_approval", approval=name))
         entity = approval.entity
         table = self.tables.entity(entity)
         now = self._now()
@@ -180,16 +207,17 @@ class Approvals:
                 table.c.id == record_id,
                 self.records.permissions.row_filter(actor, entity, "read", table))).mappings().first()
             if row is None:
-                raise NotFound(entity, record_id)
+                raise NotFound(entity, record_id,
+                               message=messages.text(locale, "not_found", entity=entity, id=record_id))
             request = self._pending_row(conn, name, entity, record_id)
             if request is None:
-                raise Conflict(f"{entity} {record_id} has no pending request of approval {name}")
+                raise Conflict(messages.text(locale, "nothing_pending", entity=entity, id=record_id, approval=name))
             if request["expires_at"] is not None and request["expires_at"] <= now:
-                raise Conflict(f"the request of approval {name} for {entity} {record_id} expired "
-                               f"at {request['expires_at']:%Y-%m-%d %H:%M} UTC")
+                raise Conflict(messages.text(locale, "request_expired", approval=name, entity=entity, id=record_id,
+                                             at=f"{request['expires_at']:%Y-%m-%d %H:%M}"))
             steps = json.loads(request["steps"])
             step = steps[request["step"]]
-            self._may_decide(actor, step, row.get("team"), name, request["step"])
+            self._may_decide(actor, step, row.get("team"), name, request["step"], locale)
             conn.execute(self.decisions.insert().values(request_id=request["id"], step=request["step"],
                                                         user_id=actor.id, decision=decision, reason=reason, at=now))
             conn.execute(self.tables.audit.insert().values(
@@ -216,22 +244,20 @@ class Approvals:
         return dict(row) if row is not None else None
 
     def _may_decide(self, actor: Actor, step: Mapping[str, Any], record_team: str | None, name: str,
-                    index: int) -> None:
+                    index: int, locale: str) -> None:
         if actor.system or any(self.config.roles.get(r) is not None and self.config.roles[r].all
                                for r in actor.roles):
             return
-        who = []
-        if step.get("role"):
-            who.append(f"role {step['role']}")
-            if step["role"] not in self.held_roles(actor):
-                raise Forbidden(f"step {index + 1} of approval {name} needs a user with role {step['role']}")
+        say = {"step": index + 1, "approval": name}
+        if step.get("role") and step["role"] not in self.held_roles(actor):
+            raise Forbidden(messages.text(locale, "needs_role", role=step["role"], **say))
         if step.get("team") and actor.team != step["team"]:
-            raise Forbidden(f"step {index + 1} of approval {name} needs a member of team {step['team']}")
+            raise Forbidden(messages.text(locale, "needs_team", team=step["team"], **say))
         if step.get("same_team") and record_team is not None and actor.team != record_team:
-            raise Forbidden(f"step {index + 1} of approval {name} needs a {step.get('role') or 'user'} "
-                            f"of team {record_team} (the owner's team)")
+            raise Forbidden(messages.text(locale, "needs_same_team", team=record_team,
+                                          role=step.get("role") or messages.text(locale, "user_word"), **say))
         if step.get("user") and actor.username != step["user"]:
-            raise Forbidden(f"step {index + 1} of approval {name} is for user {step['user']}")
+            raise Forbidden(messages.text(locale, "needs_user", user=step["user"], **say))
 
     def held_roles(self, actor: Actor) -> set[str]:
         """The actor's roles and every role they inherit from."""
@@ -259,7 +285,14 @@ class Approvals:
                 ["entity", "record_id", "action", "field", "at", "revision"],
                 select(r.c.entity, r.c.record_id, literal("expire"), r.c.approval, literal(now, audit.c.at.type),
                        r.c.revision).where(due)))
-            return conn.execute(r.update().where(due).values(status=EXPIRED, decided_at=now)).rowcount or 0
+            expired = conn.execute(r.update().where(due).values(status=EXPIRED, decided_at=now)
+                                   .returning(r.c.entity, r.c.record_id)).all()
+        by_entity: dict[str, list[int]] = {}
+        for entity, record_id in expired:
+            by_entity.setdefault(entity, []).append(int(record_id))
+        for entity, ids in by_entity.items():
+            self._tell(entity, ids)        # the requesters are told it expired ("expires and is reported")
+        return len(expired)
 
     def pending_for(self, actor: Actor, limit: int = 200) -> list[dict[str, Any]]:
         """The requests waiting for the user's decision, oldest first, on records they may read."""

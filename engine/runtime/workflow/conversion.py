@@ -16,7 +16,9 @@
 
 Everything runs inside `Records.atomic()`: a refused step leaves nothing
 behind, and listeners (alerts, approvals) hear of the new records only after
-the whole conversion committed. A refusal names the conversion and the step.
+the whole conversion committed. A refusal names the conversion and the step,
+in the user's language (messages.py; what the records service itself says
+about a field stays as it words it).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from ..errors import Conflict, DomainError, Forbidden, NotFound, ValidationFaile
 from ..records import Records
 from ..tables import Tables
 from ..values import convert, stored_record, to_column
+from . import messages
 
 
 class ConversionRefused(ValidationFailed):
@@ -49,27 +52,32 @@ class Conversion:
 
     def convert(self, actor: Actor, entity: str, record_id: int, action: str) -> dict[str, dict[str, Any]]:
         """Runs the conversion; returns the record each step made or reused, by its entity name."""
+        locale = messages.locale_of(actor, self.config)
         ent = self.config.entities.get(entity)
         if ent is None:
-            raise NotFound("entity", entity)
+            raise NotFound("entity", entity, message=messages.text(locale, "no_entity", entity=entity))
         spec = ent.conversions.get(action)
         if spec is None:
-            raise NotFound(f"conversion of {entity}", action)
-        self.records.get(actor, entity, record_id, with_lines=False)   # 404 when not readable
+            raise NotFound(f"conversion of {entity}", action,
+                           message=messages.text(locale, "no_conversion", entity=entity, action=action))
+        try:
+            self.records.get(actor, entity, record_id, with_lines=False)   # 404 when not readable
+        except NotFound:
+            raise NotFound(entity, record_id,
+                           message=messages.text(locale, "not_found", entity=entity, id=record_id)) from None
         if not self.records.permissions.can(actor, "update", entity, record_id):
-            raise Forbidden(f"conversion {action}: you may not update {entity} {record_id}")
+            raise Forbidden(messages.text(locale, "conversion_update", action=action, entity=entity, id=record_id))
         made: dict[str, dict[str, Any]] = {}
         with self.records.atomic() as conn:
             source = self._source(conn, ent, record_id)
             if spec.when and not self._holds(conn, actor, ent, spec.when, source):
-                raise ConversionRefused(messages=[
-                    f"conversion {action} is not possible for {entity} {record_id}: "
-                    f"its condition does not hold ({spec.when})"])
+                raise ConversionRefused(messages=[messages.text(locale, "conversion_when", action=action,
+                                                                entity=entity, id=record_id, when=spec.when)])
             refs: dict[str, Any] = {}
             for number, step in enumerate(spec.create, 1):
-                where = f"conversion {action}, step {number} ({step.entity})"
+                where = messages.text(locale, "conversion_step", action=action, step=number, entity=step.entity)
                 try:
-                    values = self._mapped(conn, actor, ent, step, source, refs)
+                    values = self._mapped(conn, actor, ent, step, source, refs, locale)
                     record = self._match(conn, actor, step, values)
                     if record is None:
                         record = self.records.create(actor, step.entity, values, internal=True)
@@ -82,7 +90,7 @@ class Conversion:
                     self.records.update(actor, entity, record_id, dict(spec.then_set), expected_version=None,
                                         internal=True)
                 except DomainError as exc:
-                    raise _named(exc, f"conversion {action}, then.set") from exc
+                    raise _named(exc, messages.text(locale, "conversion_then", action=action)) from exc
         return made
 
     # -- steps -----------------------------------------------------------------------------------
@@ -100,7 +108,7 @@ class Conversion:
             return False
 
     def _mapped(self, conn: Connection, actor: Actor, ent: m.Entity, step: m.ConversionStep,
-                source: dict[str, Any], refs: dict[str, Any]) -> dict[str, Any]:
+                source: dict[str, Any], refs: dict[str, Any], locale: str) -> dict[str, Any]:
         values: dict[str, Any] = {}
         problems: dict[str, list[str]] = {}
         for name, text in step.map.items():
@@ -108,7 +116,7 @@ class Conversion:
                 values[name] = self.records.exprs.evaluate(conn, ent.name, str(text), source, actor,
                                                            params=refs)
             except Exception as exc:   # noqa: BLE001 - reported as the field's problem, with the expression
-                problems.setdefault(name, []).append(f"'{text}' could not be computed ({exc})")
+                problems.setdefault(name, []).append(messages.text(locale, "not_computed", expr=text, error=exc))
         if problems:
             raise ValidationFailed(problems)
         # Fields that follow the owner (team) or move through a pipeline are set by the engine.

@@ -23,6 +23,9 @@ Handler = Callable[["Scene", Mapping[str, Any]], None]
 def setup(scene: "Scene") -> None:
     records = scene.records
     scene.workflow = Workflow(scene.config, records.engine, records.tables, records)  # type: ignore[attr-defined]
+    alerts = getattr(scene, "alerts", None)       # approval notices, when the alerts part set up first
+    if alerts is not None:
+        alerts.follow_approvals(scene.workflow.approvals)  # type: ignore[attr-defined]
 
 
 def _workflow(scene: "Scene") -> Workflow:

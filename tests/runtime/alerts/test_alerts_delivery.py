@@ -128,37 +128,86 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def test_a_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(db_url, write_config, mail_server,
-                                                                            sms_server, tmp_path):
+def start_worker(root, db_url, mail_server, sms_server, tmp_path) -> subprocess.Popen:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    return subprocess.Popen([sys.executable, str(script), str(root), db_url, mail_server.url, sms_server.url],
+                            stdout=subprocess.PIPE, cwd=os.getcwd())
+
+
+def wait_for(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing_and_sends_nothing_twice(db_url, write_config, mail_server,
+                                                                             sms_server, tmp_path):
     root = write_config(FILES)
     world = make_world(root, db_url, mail_server, sms_server)
     try:
         fire_renewals(world, 40)
-        script = tmp_path / "worker.py"
-        script.write_text(WORKER)
         mail_server.delay = 0.02                       # a slow server, so the kill lands mid-batch
-        proc = subprocess.Popen([sys.executable, str(script), str(root), db_url, mail_server.url, sms_server.url],
-                                stdout=subprocess.PIPE, cwd=os.getcwd())
-        deadline = time.monotonic() + 30
-        while len(mail_server.received) < 15 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        proc = start_worker(root, db_url, mail_server, sms_server, tmp_path)
+        wait_for(lambda: len(mail_server.received) >= 15)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         mail_server.delay = 0
         before = {r["status"] for r in world.outbox()}
-        assert "sending" in before                     # the killed worker held claimed rows
+        assert "claimed" in before                     # the killed worker held claimed rows
         # Another worker, once the lease has run out (its clock 10 minutes on), finishes the job.
         world.clock.now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10)
         world.alerts.deliver()
         emails = world.outbox(channel="email")
-        assert {r["status"] for r in emails} == {"sent"}
         keys = world.mail.keys()
-        assert set(keys) == {f"crm-outbox-{r['id']}" for r in emails}         # none lost
-        # at most the one message the server had accepted when the worker died arrives twice,
-        # and it carries the same Message-ID, so it is recognisable as the same message
-        assert len(keys) - len(set(keys)) <= 1
+        assert len(keys) == len(set(keys))                                      # nobody got anything twice
+        sent = {f"crm-outbox-{r['id']}" for r in emails if r["status"] == "sent"}
+        uncertain = [r for r in emails if r["status"] == "uncertain"]
+        assert sent <= set(keys) and len(sent) + len(uncertain) == 40           # none lost silently
+        assert len(uncertain) <= 1                     # at most the one being handed over when it died
     finally:
         mail_server.delay = 0
+        world.records.engine.dispose()
+
+
+def test_a_worker_killed_after_the_server_took_the_message_never_resends_it(db_url, write_config, mail_server,
+                                                                            sms_server, tmp_path):
+    """The worst moment: the SMTP server has the message, the worker dies before marking it sent."""
+    from engine.runtime.actor import SYSTEM
+    from engine.runtime.alerts.inbox import Inbox
+    root = write_config(FILES)
+    world = make_world(root, db_url, mail_server, sms_server)
+    try:
+        fire_renewals(world, 5)
+        mail_server.answer_delay = 5                   # the server takes the message, then answers late
+        proc = start_worker(root, db_url, mail_server, sms_server, tmp_path)
+        wait_for(lambda: len(mail_server.received) >= 1)
+        proc.send_signal(signal.SIGKILL)               # killed between the hand-off and marking it sent
+        proc.wait()
+        mail_server.answer_delay = 0
+        [taken] = mail_server.keys()
+        statuses = {f"crm-outbox-{r['id']}": r["status"] for r in world.outbox(channel="email")}
+        assert statuses[taken] == "sending" and set(statuses.values()) == {"sending", "claimed"}
+        world.clock.now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10)    # leases over
+        world.alerts.deliver()
+        world.alerts.deliver()
+        keys = world.mail.keys()
+        assert sorted(keys) == sorted(statuses)        # every e-mail arrived, each exactly once
+        assert keys.count(taken) == 1
+        after = {f"crm-outbox-{r['id']}": r for r in world.outbox(channel="email")}
+        assert after[taken]["status"] == "uncertain"
+        assert {k: r["status"] for k, r in after.items() if k != taken} == {k: "sent" for k in after if k != taken}
+        assert [r["status"] for r in world.outbox(channel="sms")] == ["sent"] * 5
+        # the admin sees it as possibly sent, with why, and may send it again by hand
+        inbox = Inbox(world.records.engine, world.records.tables, world.records.permissions)
+        [row] = inbox.failed(SYSTEM)
+        assert f"crm-outbox-{row['id']}" == taken and row["status"] == "uncertain"
+        assert "may have been delivered" in row["last_error"]
+        assert inbox.retry(SYSTEM, [row["id"]], now=world.clock()) == 1
+        world.alerts.deliver()
+        assert world.mail.keys().count(taken) == 2     # only because the admin asked for it
+    finally:
+        mail_server.answer_delay = 0
         world.records.engine.dispose()
 
 

@@ -89,3 +89,56 @@ def test_stage_entered_fires_when_the_stage_changes_to_it(world_factory):
     world.records.update(SYSTEM, "ticket", tid, {"stage": "done"}, expected_version=None, internal=True)
     [row] = world.outbox(alert="solved")
     assert row["subject"] == "Solved: Fixed it" and row["status"] == "sent"
+
+
+STALE = {
+    "pipelines/support.yaml": PIPELINE.replace("alert: overdue", "alert: stale"),
+    "entities/ticket.yaml": FILES["entities/ticket.yaml"] + "  stage: {type: stage, pipeline: support}\n",
+    "entities/task.yaml": FILES["entities/task.yaml"] + "  ticket: {type: link, entity: ticket}\n",
+    "alerts/stale.yaml": ("alert: stale\nentity: ticket\ntrigger: {date: due_at, after: [1d]}\nwhen: \"stage.open\"\n"
+                          "notify:\n  - {to: owner, via: [email, in_app]}\ntemplate: stale\n"),
+    "templates/stale.subject.txt": "Idle: {{ record.subject }}",
+    "templates/stale.email.html": "<p>{{ record.subject }} has had no activity.</p>",
+}
+
+
+def test_follow_up_rule_is_raised_by_the_worker_and_delivered_once_per_idle_period(world_factory, tmp_path):
+    """End to end: the worker's periodic tick (scan + delivery) on the real queue, a real SMTP server."""
+    import time
+
+    from engine.runtime.alerts.queue import Jobs, make_huey
+    world = world_factory(STALE)
+    huey = make_huey(queue_file=tmp_path / "jobs.sqlite3", db_url=world.db_url)   # PostgresHuey on PostgreSQL
+    jobs = Jobs(huey, world.alerts)
+    assert "crm.tick" in {t.name for t in huey.read_periodic(world.clock())}      # every minute
+    consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=False, initial_delay=0.01,
+                                    max_delay=0.05)
+    consumer.start()
+
+    def tick_until(emails: int) -> None:
+        jobs.tick()                    # what the scheduler enqueues every minute
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (
+                len(world.mail.received) < emails or any(r["status"] != "sent" for r in world.outbox())):
+            time.sleep(0.05)
+        time.sleep(0.2)                # let a wrong second message show up, if there were one
+
+    try:
+        world.clock.local("2025-02-01 10:00")
+        tid = int(world.records.create(SYSTEM, "ticket", {"subject": "Quiet", "owner": world.ids["alice"]})["id"])
+        world.clock.local("2025-02-04 10:01")          # idle for 3 days
+        tick_until(1)
+        tick_until(1)                                  # the same idle period: not again
+        assert [m["subject"] for m in world.mail.received] == ["Idle: Quiet"]
+        assert world.mail.received[0]["to"] == ["alice@example.test"]
+        assert sorted(r["channel"] for r in world.outbox(alert="stale")) == ["email", "in_app"]
+        world.records.create(SYSTEM, "task", {"subject": "Called", "ticket": tid, "owner": world.ids["alice"]})
+        world.clock.local("2025-02-04 10:02")          # the next minute's tick sees the activity: period over
+        tick_until(1)
+        world.clock.local("2025-02-08 10:30")          # idle again for 3 days after the call: a new period
+        tick_until(2)
+        assert [m["subject"] for m in world.mail.received] == ["Idle: Quiet", "Idle: Quiet"]
+        assert len(set(world.mail.keys())) == 2
+        assert {r["status"] for r in world.outbox(alert="stale")} == {"sent"}
+    finally:
+        consumer.stop(graceful=True)

@@ -71,7 +71,7 @@ def test_only_the_steps_role_in_the_owners_team_may_decide_and_every_decision_is
     assert (decision["user_id"], decision["decision"], decision["step"]) == (wf.mona.id, "approved", 0)
     audit = [e for e in wf.records.history(wf.admin, "deal", d["id"]) if e.action == "approve"]
     assert [(e.field, e.user_id) for e in audit] == [("big_discount", wf.mona.id)]
-    with pytest.raises(Conflict, match="no pending request"):
+    with pytest.raises(Conflict, match="nincs függő big_discount"):      # mona reads Hungarian
         wf.workflow.approve(wf.mona, "big_discount", d["id"])
 
 
@@ -82,7 +82,7 @@ def test_two_steps_in_order_and_a_role_that_inherits_the_steps_role(wf):
     with pytest.raises(Forbidden, match="team north"):   # dora inherits manager, but is not in north
         wf.workflow.approve(wf.dora, "big_discount", d["id"])
     assert wf.workflow.approve(wf.mona, "big_discount", d["id"])["status"] == "pending"
-    with pytest.raises(Forbidden, match="role director"):
+    with pytest.raises(Forbidden, match="director szerepkörű"):          # mona reads Hungarian
         wf.workflow.approve(wf.mona, "big_discount", d["id"])
     assert wf.workflow.approve(wf.dora, "big_discount", d["id"])["status"] == "approved"
     assert len(wf.rows("crm_approval_decisions", request_id=req["id"])) == 2
@@ -130,7 +130,7 @@ def test_expire_due_is_one_update_and_an_expired_request_cannot_be_decided(wf):
     wf.clock.now += dt.timedelta(days=4)
     assert wf.workflow.approvals.expire_due() == 0
     wf.clock.now += dt.timedelta(days=2)
-    with pytest.raises(Conflict, match="expired"):
+    with pytest.raises(Conflict, match="lejárt"):                         # mona reads Hungarian
         wf.workflow.approve(wf.mona, "big_discount", d["id"])
     assert wf.workflow.approvals.expire_due() == 2
     assert [r["status"] for r in requests(wf, d["id"]) + requests(wf, other["id"])] == ["expired", "expired"]
