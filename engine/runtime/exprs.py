@@ -3,11 +3,17 @@
 The language itself (parser, checker, SQL compiler, Python evaluator) lives
 in `engine.metadata.expressions`; this module only says how records use it:
 
-- `sql(entity, actor, params)`: a compiler for one SELECT, compiling formulas
-  and rollups (`compile_field`), filters (`compile_condition`) and the joins
-  they need (`from_clause`);
+- `sql(entity, actor, params, visible=...)`: a compiler for one SELECT,
+  compiling formulas and rollups (`compile_field`), filters
+  (`compile_condition`) and the joins they need (`from_clause`). Read paths
+  pass `visible=permissions.visible_rows(actor)` (RecordQuery does): link
+  paths and rollups then reach only rows the user may read. Without it the
+  compiler sees every row, as business rules must (link filters on save);
 - `evaluate(conn, entity, text, record, actor, old=...)`: one record in
-  Python (defaults, validation rules), linked records read through `conn`;
+  Python (defaults, validation rules, stage requirements, approval and
+  alert conditions), linked records read through `conn`. A business rule
+  holds whoever saves: its links and rollups see every row, not just the
+  ones the saving user may read (docs/records.md, "Permissions");
 - `referenced_fields`, `params_of`: what an expression reads, so a save
   re-checks only what a change can affect;
 - `refuse_hidden`: a filter may not read a field hidden from the user (it
@@ -25,6 +31,7 @@ from ..metadata import model as m
 from ..metadata.expressions import BOOL, ExpressionError, parse, register_sqlite_functions, resolve_path
 from ..metadata.expressions.nodes import Param, Path, walk
 from ..metadata.expressions.paths import USERS
+from ..metadata.expressions.sql import Visible
 from .actor import Actor
 from .db import SQLITE_FUNCTION_HOOKS
 from .tables import Tables
@@ -84,17 +91,26 @@ class RecordExpressions:
                     break
 
     # -- SQL -----------------------------------------------------------------------------------
-    def sql(self, entity: str, actor: Actor, params: Mapping[str, Any] | None = None) -> "SqlExpressions":
-        return SqlExpressions(self, entity, actor, dict(params or {}))
+    def sql(self, entity: str, actor: Actor, params: Mapping[str, Any] | None = None, *,
+            visible: Visible | None = None) -> "SqlExpressions":
+        """`visible`: the reader's row filter for linked and child rows (None: every row)."""
+        return SqlExpressions(self, entity, actor, dict(params or {}), visible)
 
     # -- Python ----------------------------------------------------------------------------------
     def evaluate(self, conn: Connection, entity: str, text: str, record: Mapping[str, Any], actor: Actor,
-                 *, old: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None) -> Any:
-        """The value of `text` on one record (SQL NULL semantics; links read through `conn`)."""
+                 *, old: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
+                 visible: Visible | None = None) -> Any:
+        """The value of `text` on one record (SQL NULL semantics; links read through `conn`).
+
+        A business rule reads every row. A value computed to be shown to the user
+        (a form's line totals) passes `visible=permissions.visible_rows(actor)`:
+        a linked record the user may not read is then missing, and rollups count
+        only readable child rows, as in lists.
+        """
         from ..metadata.expressions import EvalEnv, evaluate
-        env = EvalEnv(self.config, entity, dict(record), load=_Loader(conn, self.tables), now=self.clock(),
-                      current_user=user_row(actor), old=old, params=dict(params or {}),
-                      rollup=lambda ent, field, row: self._rollup(conn, actor, ent, field, row))
+        env = EvalEnv(self.config, entity, dict(record), load=_Loader(conn, self.tables, visible),
+                      now=self.clock(), current_user=user_row(actor), old=old, params=dict(params or {}),
+                      rollup=lambda ent, field, row: self._rollup(conn, actor, ent, field, row, visible))
         return evaluate(text, env)
 
     def bound(self, field: m.Field, text: str) -> Any:
@@ -109,12 +125,15 @@ class RecordExpressions:
                 return ent.name
         return next(iter(self.config.entities))
 
-    def _rollup(self, conn: Connection, actor: Actor, entity: str, field: m.Field, row: Mapping[str, Any]) -> Any:
-        """A rollup of a saved record, computed by the database (None before the first save)."""
+    def _rollup(self, conn: Connection, actor: Actor, entity: str, field: m.Field, row: Mapping[str, Any],
+                visible: Visible | None = None) -> Any:
+        """A rollup of a saved record, computed by the database over every child row (a rule
+        evaluated for a save is the same whoever saves) unless `visible` limits them; None
+        before the first save."""
         if row.get("id") is None:
             return None
         table = self.tables.entity(entity)
-        sql = self.sql(entity, actor)
+        sql = self.sql(entity, actor, visible=visible)
         query = select(sql.compile_field(field)).select_from(sql.from_clause()).where(table.c.id == row["id"])
         return conn.execute(query).scalar()
 
@@ -134,11 +153,13 @@ class SqlExpressions:
     filter is a SELECT from the entity's table alone.
     """
 
-    def __init__(self, owner: RecordExpressions, entity: str, actor: Actor, params: dict[str, Any]):
+    def __init__(self, owner: RecordExpressions, entity: str, actor: Actor, params: dict[str, Any],
+                 visible: Visible | None = None):
         self.owner = owner
         self.entity = entity
         self.actor = actor
         self.params = params
+        self.visible = visible
         self._compiler: Any = None
 
     @property
@@ -147,7 +168,7 @@ class SqlExpressions:
             from ..metadata.expressions import SqlCompiler
             self._compiler = SqlCompiler(self.owner.config, self.entity, self.owner.tables,
                                          current_user=user_row(self.actor), params=self.params,
-                                         now=self.owner.clock())
+                                         now=self.owner.clock(), visible=self.visible)
         return self._compiler
 
     def compile_field(self, field: m.Field) -> ColumnElement[Any]:
@@ -168,13 +189,19 @@ class SqlExpressions:
 
 
 class _Loader:
-    """Reads one linked row (an entity's or crm_users') for the evaluator; None when missing."""
+    """Reads one linked row (an entity's or crm_users') for the evaluator; None when missing
+    (or, with `visible`, when the reader may not read it)."""
 
-    def __init__(self, conn: Connection, tables: Tables):
+    def __init__(self, conn: Connection, tables: Tables, visible: Visible | None = None):
         self.conn = conn
         self.tables = tables
+        self.visible = visible
 
     def __call__(self, table_name: str, record_id: int) -> dict[str, Any] | None:
         table = self.tables(table_name)
-        row = self.conn.execute(select(table).where(table.c.id == record_id)).mappings().first()
+        query = select(table).where(table.c.id == record_id)
+        seen = self.visible(table_name, table) if self.visible is not None else None
+        if seen is not None:
+            query = query.where(seen)
+        row = self.conn.execute(query).mappings().first()
         return dict(row) if row is not None else None

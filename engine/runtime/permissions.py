@@ -3,6 +3,12 @@
 Every read path of the records service adds `row_filter(actor, entity)` to its
 SELECT and drops `hidden(actor, entity)` from what it returns; updates and
 deletes put the update/delete filter in their own WHERE. Nothing else decides.
+What a read reaches through its rows is filtered the same way:
+`visible_rows(actor)` is handed to the expression compiler, which puts the
+linked entity's read filter into every link path's JOIN (an unreadable linked
+record gives NULL) and the child entity's into every rollup (it aggregates only
+child rows the user may read). Lists, exports, search, reports, KPIs and
+dashboards all compile through it.
 
 Rules (spec section 5), as implemented:
 
@@ -19,10 +25,11 @@ Rules (spec section 5), as implemented:
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 from sqlalchemy import Engine, Table, exists, false, or_, select, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, True_
+from sqlalchemy.sql.expression import FromClause
 
 from ..metadata import model as m
 from .actor import Actor
@@ -101,6 +108,23 @@ class Permissions:
         scope = self.scope(actor, entity, action)
         table = table if table is not None else self.tables.entity(entity)
         return self.scope_clause(actor, entity, scope, table)
+
+    def visible_rows(self, actor: Actor) -> Callable[[str, FromClause], ColumnElement[bool] | None] | None:
+        """What a read by this user may see of the rows it reaches through links and rollups.
+
+        For the expression compiler's `visible`: (entity, alias) -> the read
+        filter on that alias, None when the user reads every row of it (the SQL
+        stays as it was). None for users who read everything.
+        """
+        if self.is_admin(actor):
+            return None
+
+        def visible(entity: str, selectable: FromClause) -> ColumnElement[bool] | None:
+            if entity not in self.config.entities:
+                return None
+            clause = self.row_filter(actor, entity, "read", selectable)  # type: ignore[arg-type]
+            return None if isinstance(clause, True_) else clause
+        return visible
 
     def scope_clause(self, actor: Actor, entity: str, scope: m.Scope, table: Table,
                      trail: tuple[str, ...] = ()) -> ColumnElement[bool]:

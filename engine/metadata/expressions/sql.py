@@ -13,6 +13,13 @@ rollups become correlated scalar subqueries. Each link path becomes one LEFT
 OUTER JOIN on an alias, shared by every expression compiled with the same
 compiler, so `from_clause()` is the root table joined to what was used.
 
+`visible(entity, alias)` (optional) says which rows of an entity the reader
+may see: its clause is part of every such JOIN's ON (a row the reader may not
+see joins as NULL, so no path reads its values) and of every rollup's WHERE
+(a rollup aggregates only the child rows the reader may see). Read paths pass
+the acting user's row filter (`Permissions.visible_rows`); business rules
+evaluated for a save compile without it and see every row.
+
 The result is dialect-neutral: the parts that differ between PostgreSQL and
 SQLite are constructs from `sqlparts.py` (SQLite connections need
 `register_sqlite_functions`). `today()` and `now()` are bound parameters
@@ -36,11 +43,13 @@ from .check import Analysis, CheckContext, analyse
 from .functions import FUNCTIONS, METHODS, TEXT_TESTS, Function
 from .nodes import (Aggregate, BinOp, BoolOp, Call, Compare, ExpressionError, Expr, IfElse, ListLit,
                     Literal, MethodCall, Not, Param, Path, Unary, walk)
-from .paths import Resolved, rollup_source
+from .paths import USERS, Resolved, rollup_source
 from .periods import resolve_period
 from .types import BOOL, DATETIME, Type, type_of_value
 
 Tables = Callable[[str], sa.Table]
+Visible = Callable[[str, FromClause], "ColumnElement[bool] | None"]
+"""(entity, table or alias holding its rows) -> the rows the reader may see; None: all of them."""
 
 
 def sql_type(t: Type) -> sa.types.TypeEngine:
@@ -69,6 +78,7 @@ class SqlCompiler:
                  current_user: Mapping[str, Any] | None = None,
                  now: dt.datetime | None = None,
                  drop_null_params: bool = False,
+                 visible: Visible | None = None,
                  _root: FromClause | None = None,
                  _names: Iterator[int] | None = None,
                  _stack: tuple[tuple[str, str], ...] = ()):
@@ -78,6 +88,7 @@ class SqlCompiler:
             name: type_of_value(value) for name, value in self.params.items()}
         self.current_user = current_user
         self.drop_null_params = drop_null_params
+        self.visible = visible
         self.tz = config.company.timezone
         self.clock = values.aware(now or dt.datetime.now(values.UTC)).astimezone(values.UTC)
         self.today_value = values.local_date(self.clock, self.tz)
@@ -137,8 +148,16 @@ class SqlCompiler:
         if alias is None:
             alias = self.tables(target).alias(f"_j{next(self._names)}")
             self._aliases[prefix] = alias
-            self._joins.append((alias, parent.c[field] == alias.c.id))
+            on = parent.c[field] == alias.c.id
+            seen = self._visible(target, alias)
+            self._joins.append((alias, on if seen is None else sa.and_(on, seen)))
         return alias
+
+    def _visible(self, entity: str, selectable: FromClause) -> ColumnElement | None:
+        """The reader's row filter on `entity` (users are not filtered: every user may be named)."""
+        if self.visible is None or entity == USERS:
+            return None
+        return self.visible(entity, selectable)
 
     def _final(self, resolved: Resolved, base: _Base) -> ColumnElement:
         f = resolved.field
@@ -173,7 +192,8 @@ class SqlCompiler:
     def _rollup(self, f: Field, base: _Base, t: Type) -> ColumnElement:
         child, link = rollup_source(self.config, base.entity, f)
         inner = SqlCompiler(self.config, child, self.tables, current_user=self.current_user,
-                            now=self.clock, _root=self.tables(child).alias(f"_r{next(self._names)}"),
+                            now=self.clock, visible=self.visible,
+                            _root=self.tables(child).alias(f"_r{next(self._names)}"),
                             _names=self._names, _stack=self._enter(base, f))
         analysis = inner._analyse(child, f.expr or "count()")
         if not any(isinstance(n, Aggregate) for n in walk(analysis.expr)):
@@ -183,6 +203,9 @@ class SqlCompiler:
         condition = inner.root.c[link] == base.selectable.c.id
         if f.filter:
             condition = sa.and_(condition, inner.compile(f.filter, expected=BOOL))
+        seen = inner._visible(child, inner.root)
+        if seen is not None:     # only the child rows the reader may see
+            condition = sa.and_(condition, seen)
         query = sa.select(value).select_from(inner.from_clause()).where(condition)
         result = query.correlate(base.selectable).scalar_subquery()
         if base.prefix:      # through a link: no linked row, no value (not a count of 0)
