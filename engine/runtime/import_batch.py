@@ -10,8 +10,9 @@ an import of a million rows cannot, so this module does the same checks in the
 same order with the same pieces (`values.convert`, the expression evaluator,
 the permission filter), but every lookup is one query per chunk: one SELECT per
 link column (by title, then by id), one for the users named, one per unique
-field, one for explicit ids. Expressions run in Python on each row with the
-linked rows read from those batches.
+field, one for explicit ids. Each column's conversion is compiled once
+(`values.converter`). Expressions run in Python on each row with the linked
+rows read from those batches.
 """
 from __future__ import annotations
 
@@ -169,13 +170,13 @@ class ChunkPreparer:
     def _convert_column(self, f: m.Field, column: list[str], keys: Mapping[str, str] | None) -> list[Any]:
         """`convert` once per distinct text of the column (choice labels become keys first)."""
         seen: dict[str, tuple[Any, list[str]]] = {}
-        convert_one = self.convert
+        convert_one = self.convert.for_field(f)
         out = []
         for raw in column:
             hit = seen.get(raw)
             if hit is None:
                 text = choice_text(raw, keys, f.type == "multichoice") if keys is not None and raw.strip() else raw
-                hit = seen[raw] = convert_one(f, text)
+                hit = seen[raw] = convert_one(text)
             out.append(hit)
         return out
 

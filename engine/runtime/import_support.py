@@ -23,14 +23,15 @@ from ..metadata.expressions.parse import parse
 from ..metadata.expressions.paths import USERS
 from .errors import Problems
 from .tables import Tables
-from .values import ValueContext, convert
+from .values import ValueContext, converter
 
 
 class MemoConvert:
     """`values.convert`, once per distinct raw text of a field (up to LIMIT texts per field).
 
-    A column whose values hardly repeat (names, amounts) stops being remembered
-    once LIMIT texts are seen with few hits: the lookups would only cost time.
+    Each field's conversion is compiled once (`values.converter`). A column whose
+    values hardly repeat (names, amounts) stops being remembered once LIMIT texts
+    are seen with few hits: the lookups would only cost time.
     """
 
     LIMIT = 4096
@@ -40,21 +41,32 @@ class MemoConvert:
         self.memos: dict[str, dict[str, tuple[Any, list[str]]] | None] = {
             f.name: {} for f in entity.fields.values() if f.stored and memoizable(f)}
         self.hits: dict[str, int] = dict.fromkeys(self.memos, 0)
+        self.converters: dict[str, Callable[[Any], tuple[Any, list[str]]]] = {}
 
     def __call__(self, f: m.Field, raw: str) -> tuple[Any, list[str]]:
+        return self.for_field(f)(raw)
+
+    def for_field(self, f: m.Field) -> Callable[[str], tuple[Any, list[str]]]:
+        """The conversion of one field's texts, remembered while it pays."""
+        convert_one = self.converters.get(f.name)
+        if convert_one is None:
+            convert_one = self.converters[f.name] = converter(f, self.ctx)
         memo = self.memos.get(f.name)
         if memo is None:
-            return convert(f, raw, self.ctx)
-        hit = memo.get(raw)
-        if hit is not None:
-            self.hits[f.name] += 1
+            return convert_one
+
+        def remembered(raw: str) -> tuple[Any, list[str]]:
+            hit = memo.get(raw)
+            if hit is not None:
+                self.hits[f.name] += 1
+                return hit
+            hit = convert_one(raw)
+            if len(memo) < self.LIMIT:
+                memo[raw] = hit
+            elif self.hits[f.name] < self.LIMIT:
+                self.memos[f.name] = None       # from the next column on: convert without looking
             return hit
-        hit = convert(f, raw, self.ctx)
-        if len(memo) < self.LIMIT:
-            memo[raw] = hit
-        elif self.hits[f.name] < self.LIMIT:
-            self.memos[f.name] = None
-        return hit
+        return remembered
 
 
 def memoizable(f: m.Field) -> bool:

@@ -5,6 +5,9 @@ search, related lists, export): the user's row filter is always in its WHERE
 and hidden fields are never among its columns. Formulas and rollups are
 compiled into the SELECT by the expression compiler (rollups as correlated
 subqueries), so they can be filtered and sorted on like stored fields.
+`RecordQuery.page` is the list's form of the same statement: the page's ids
+picked first, then their columns, built once per shape and cached
+(list_statement.py).
 
 Rows come back as plain dicts of Python values (`row_to_dict`): multichoice as
 a list of keys, computed numbers as Decimal (int for int results), dates as dates.
@@ -12,17 +15,22 @@ a list of keys, computed numbers as Decimal (int for int results), dates as date
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from functools import partial
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, Table, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import FromClause
 
 from ..metadata import model as m
 from .actor import Actor
 from .errors import ValidationFailed
 from .exprs import RecordExpressions
 from .linked import linked_columns
+from .list_statement import (ListStatements, StatementCache, cache_key, count_cap_param, limit_param,
+                             offset_param, same_statement)
 from .permissions import Permissions
 from .search import SearchIndex
 from .tables import Tables
@@ -30,6 +38,8 @@ from .values import ValueContext, convert, from_column, to_column
 
 COMPUTED = ("formula", "rollup")
 SORTABLE_SYSTEM = ("id", "created_at", "updated_at", "version")
+CLOCK_PROBE = dt.timedelta(days=400, hours=13, minutes=7, seconds=11, microseconds=3)
+"""How far from now a list statement is built a second time, to see whether it depends on the clock."""
 
 
 def visible_fields(entity: m.Entity, hidden: frozenset[str]) -> list[m.Field]:
@@ -49,6 +59,7 @@ class RecordQuery:
         self.exprs = exprs
         self.values = values
         self.search = search or SearchIndex(None, config)   # without an engine: LIKE only
+        self.statements = StatementCache()                   # list statements by shape (list_statement.py)
 
     def select(self, actor: Actor, entity: str, *, filter_expr: str | None = None,
                where: Mapping[str, Any] | None = None, search: str | None = None,
@@ -60,13 +71,84 @@ class RecordQuery:
         columns of linked records (`account.industry`), both through LEFT JOINs
         that keep the user's read filter on the linked entity (see linked.py).
         """
+        sql = self._sql(self.exprs, actor, entity, params)
+        columns = self._columns(sql, actor, entity)
+        pick = self._pick(sql, actor, entity, filter_expr=filter_expr, where=where, search=search, sort=sort,
+                          action=action)
+        from_ = pick.from_
+        if titles or paths:
+            from_, extra = linked_columns(self.config, self.tables, self.permissions, actor, entity, pick.table,
+                                          from_, titles=titles, paths=paths)
+            columns.extend(extra)
+        query = select(*columns).select_from(from_).where(and_(*pick.conditions))
+        return query.order_by(*_ordering(pick.keys, pick.table.c.id))
+
+    def page(self, actor: Actor, entity: str, *, filter_expr: str | None = None,
+             where: Mapping[str, Any] | None = None, search: str | None = None,
+             sort: str | Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
+             titles: bool = False, paths: Sequence[str] = ()) -> ListStatements:
+        """A list's statements (same arguments and result as `select`), page first and cached
+        (see list_statement.py): limit and offset are given when it runs."""
+        args = dict(filter_expr=filter_expr, where=where, search=search, sort=sort, params=params,
+                    titles=titles, paths=paths)
+        key = cache_key(actor, entity, **args)  # type: ignore[arg-type]
+        if key is not None:
+            found = self.statements.get(key)
+            if found is not None:
+                return found
+        built = self._page(self.exprs, actor, entity, **args)  # type: ignore[arg-type]
+        if key is not None:
+            # Cached only if building it at another moment gives the same statement (no clock in it).
+            probe = RecordExpressions(self.config, self.tables, lambda: self.exprs.clock() + CLOCK_PROBE)
+            again = self._page(probe, actor, entity, **args)  # type: ignore[arg-type]
+            if same_statement(built.rows, again.rows) and same_statement(built.count, again.count):
+                self.statements.put(key, built)
+        return built
+
+    def _page(self, exprs: RecordExpressions, actor: Actor, entity: str, *, filter_expr: str | None,
+              where: Mapping[str, Any] | None, search: str | None, sort: str | Sequence[str] | None,
+              params: Mapping[str, Any] | None, titles: bool, paths: Sequence[str]) -> ListStatements:
+        """Ids of the page first (filter, sort, limit, and only the joins those need), then their columns."""
+        pick = self._pick(self._sql(exprs, actor, entity, params), actor, entity, filter_expr=filter_expr,
+                          where=where, search=search, sort=sort, action="read")
+        table = pick.table
+        sort_columns = [column.label(f"_sort{i}") for i, (column, _) in enumerate(pick.keys)]
+        matching = select(table.c.id, *sort_columns).select_from(pick.from_).where(and_(*pick.conditions))
+        ids = (matching.order_by(*_ordering(pick.keys, table.c.id))
+               .limit(limit_param).offset(offset_param).subquery("_page"))
+        sql = self._sql(exprs, actor, entity, params)
+        columns = self._columns(sql, actor, entity)
+        from_ = ids.join(sql.from_clause(), table.c.id == ids.c.id)
+        if titles or paths:
+            from_, extra = linked_columns(self.config, self.tables, self.permissions, actor, entity, table, from_,
+                                          titles=titles, paths=paths)
+            columns.extend(extra)
+        # The page keeps the order its ids were picked in (sort values carried out of the subquery).
+        carried = [(ids.c[f"_sort{i}"], descending) for i, (_, descending) in enumerate(pick.keys)]
+        rows = select(*columns).select_from(from_).order_by(*_ordering(carried, ids.c.id))
+        capped = matching.with_only_columns(table.c.id).limit(count_cap_param).subquery("_matching")
+        count = select(func.count()).select_from(capped)
+        return ListStatements(rows, count, self.config.entities[entity])
+
+    def _sql(self, exprs: RecordExpressions, actor: Actor, entity: str, params: Mapping[str, Any] | None):
+        # Link paths and rollups reach only rows the user may read (permissions.visible_rows).
+        return exprs.sql(entity, actor, params, visible=self.permissions.visible_rows(actor))
+
+    def _columns(self, sql, actor: Actor, entity: str) -> list[Any]:
+        """System columns, then every field the user may see (formulas and rollups compiled)."""
+        ent = self.config.entities[entity]
+        table = self.tables.entity(entity)
+        columns: list[Any] = [table.c[c] for c in m.SYSTEM_COLUMNS]
+        for f in visible_fields(ent, self.permissions.hidden(actor, entity)):
+            columns.append(sql.compile_field(f).label(f.name) if f.type in COMPUTED else table.c[f.name])
+        return columns
+
+    def _pick(self, sql, actor: Actor, entity: str, *, filter_expr: str | None, where: Mapping[str, Any] | None,
+              search: str | None, sort: str | Sequence[str] | None, action: str) -> "_Pick":
+        """Which rows, in which order: the user's row filter, the caller's filters, the sort keys."""
         ent = self.config.entities[entity]
         table = self.tables.entity(entity)
         hidden = self.permissions.hidden(actor, entity)
-        sql = self.exprs.sql(entity, actor, params)
-        columns: list[Any] = [table.c[c] for c in m.SYSTEM_COLUMNS]
-        for f in visible_fields(ent, hidden):
-            columns.append(sql.compile_field(f).label(f.name) if f.type in COMPUTED else table.c[f.name])
         conditions: list[ColumnElement[bool]] = [
             self.permissions.row_filter(actor, entity, action, table)]  # type: ignore[arg-type]
         problems: dict[str, list[str]] = {}
@@ -79,16 +161,10 @@ class RecordQuery:
                 conditions.append(sql.compile_condition(filter_expr, problems, "filter"))
         if search and search.strip():
             conditions.append(self.search.condition(ent, table, search, hidden))
-        order = self._order(ent, table, sql, sort, hidden, problems)
+        keys = self._order(ent, table, sql, sort, hidden, problems)
         if problems:
             raise ValidationFailed(problems)
-        from_ = sql.from_clause()
-        if titles or paths:
-            from_, extra = linked_columns(self.config, self.tables, self.permissions, actor, entity, table, from_,
-                                          titles=titles, paths=paths)
-            columns.extend(extra)
-        query = select(*columns).select_from(from_).where(and_(*conditions))
-        return query.order_by(*order)
+        return _Pick(table, conditions, keys, sql.from_clause())
 
     def _where(self, ent: m.Entity, table, where: Mapping[str, Any], hidden: frozenset[str],
                problems: dict[str, list[str]]) -> list[ColumnElement[bool]]:
@@ -128,12 +204,13 @@ class RecordQuery:
         return to_column(field, converted)
 
     def _order(self, ent: m.Entity, table, sql, sort: str | Sequence[str] | None, hidden: frozenset[str],
-               problems: dict[str, list[str]]) -> list[Any]:
+               problems: dict[str, list[str]]) -> list[tuple[Any, bool]]:
+        """The sort keys as (column, descending)."""
         keys = [sort] if isinstance(sort, str) else list(sort or ())
         explicit = bool(keys)
         if not keys:
             keys = [ent.views.list.sort] if ent.views.list.sort else []
-        order: list[Any] = []
+        order: list[tuple[Any, bool]] = []
         for key in keys:
             name = key.lstrip("-+")
             field = ent.fields.get(name)
@@ -147,10 +224,23 @@ class RecordQuery:
                 if explicit:   # the view's own sort on a field hidden from this user is just left out
                     problems.setdefault("sort", []).append(f"cannot sort {ent.name} by '{name}'")
                 continue
-            # NULLs last in both directions, on both databases.
-            order.append((column.desc() if key.startswith("-") else column.asc()).nulls_last())
-        order.append(table.c.id.desc())   # a stable order makes offset paging repeatable
+            order.append((column, key.startswith("-")))
         return order
+
+
+@dataclass(frozen=True, slots=True)
+class _Pick:
+    table: Table
+    conditions: list[ColumnElement[bool]]
+    keys: list[tuple[Any, bool]]       # sort keys: (column, descending)
+    from_: FromClause                  # the entity's table joined to what the filter and sort read
+
+
+def _ordering(keys: Sequence[tuple[Any, bool]], id_column: Any) -> list[Any]:
+    """ORDER BY the keys, NULLs last in both directions on both databases, then id (descending):
+    a total order, so offset paging is repeatable."""
+    order = [(column.desc() if descending else column.asc()).nulls_last() for column, descending in keys]
+    return order + [id_column.desc()]
 
 
 def row_to_dict(entity: m.Entity, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,6 +255,20 @@ def row_to_dict(entity: m.Entity, row: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = from_column(field, value)
     return out
+
+
+def column_converter(field: m.Field | None) -> tuple[Callable[[Any], Any], bool] | None:
+    """What `row_to_dict` does to one column's values, chosen once: (function, runs on NULL too),
+    or None when the value is returned as it is."""
+    if field is None:
+        return None
+    if field.type in COMPUTED:
+        return partial(_computed, field), False
+    if field.type == "multichoice":
+        return partial(from_column, field), True
+    if field.type == "bool":
+        return bool, False
+    return None
 
 
 def _computed(field: m.Field, value: Any) -> Any:

@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
-from sqlalchemy import Connection, Engine, exists, func, select
+from sqlalchemy import Connection, Engine, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from ..metadata import model as m
@@ -225,17 +225,16 @@ class Records:
         """
         self._entity(entity)
         limit = max(1, min(int(limit), MAX_PAGE))
-        query = self.query.select(actor, entity, filter_expr=filter_expr, where=where, search=search,
-                                  sort=sort, params=params, titles=with_titles, paths=paths)
+        # Built once per shape and reused (query.page, list_statement.py); limit and offset are binds.
+        statements = self.query.page(actor, entity, filter_expr=filter_expr, where=where, search=search,
+                                     sort=sort, params=params, titles=with_titles, paths=paths)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.limit(limit + 1).offset(max(0, int(offset)))).mappings().all()
+            result = conn.execute(statements.rows, statements.page_params(limit + 1, max(0, int(offset))))
+            keys, rows = result.keys(), result.all()
             matching = None
             if count_up_to is not None and len(rows) > limit:     # else the page itself says how many
-                ids = query.order_by(None).with_only_columns(
-                    self.tables.entity(entity).c.id, maintain_column_froms=True).limit(count_up_to + 1)
-                matching = int(conn.execute(select(func.count()).select_from(ids.subquery())).scalar_one())
-        ent = self.config.entities[entity]
-        return Page([row_to_dict(ent, r) for r in rows[:limit]], len(rows) > limit, matching)
+                matching = int(conn.execute(statements.count, statements.count_params(count_up_to + 1)).scalar_one())
+        return Page(statements.shape(keys).dicts(rows[:limit]), len(rows) > limit, matching)
 
     def iterate(self, actor: Actor, entity: str, filter_expr: str | None = None,
                 where: Mapping[str, Any] | None = None, sort: str | Sequence[str] | None = None,

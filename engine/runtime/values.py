@@ -5,6 +5,7 @@ through `convert`, so "12.5" from a CSV and 12.5 from JSON end the same way:
 
     value, problems = convert(field, " +36 30 123 4567 ", ctx)   # '+36301234567', []
     value, problems = convert(field, "abc", ctx)                 # None, ['must be a number']
+    convert_amount = converter(field, ctx)                       # the same, for many values of one field
 
 Conventions: an empty string means "no value" (None); surrounding blanks are
 trimmed except in `text`; a `string` pattern must match the whole value; a
@@ -85,6 +86,66 @@ def convert(field: m.Field, raw: Any, ctx: ValueContext) -> tuple[Any, list[str]
         return None, exc.problems
     problems = _check_range(field, value, ctx)
     return (None, problems) if problems else (value, [])
+
+
+def converter(field: m.Field, ctx: ValueContext) -> Callable[[Any], tuple[Any, list[str]]]:
+    """`convert` for many values of one field (an import's column): the same results, with
+    the type's function and constant range bounds looked up once instead of per value.
+
+    A bound given as an expression (`max: today()`) is still resolved per value, as `convert` does.
+    """
+    base = _CONVERTERS.get(field.type)
+    if base is None:
+        return lambda raw: convert(field, raw, ctx)
+    keep_blank = field.type == "multichoice"
+    check = _range_checker(field, ctx)
+
+    def convert_one(raw: Any) -> tuple[Any, list[str]]:
+        if raw is None or (not keep_blank and isinstance(raw, str) and not raw.strip()):
+            return None, []
+        try:
+            value = base(field, raw, ctx)
+        except _Refused as exc:
+            return None, exc.problems
+        if check is not None:
+            problems = check(value)
+            if problems:
+                return None, problems
+        return value, []
+    return convert_one
+
+
+def _range_checker(field: m.Field, ctx: ValueContext) -> Callable[[Any], list[str]] | None:
+    """`_check_range` for one field; its constant bounds resolved once (None: nothing to check)."""
+    if field.type not in _RANGED or (field.min is None and field.max is None):
+        return None
+    if any(_is_expression_bound(field, b) for b in (field.min, field.max)):
+        return lambda value: _check_range(field, value, ctx)
+    limits = [(limit, word, failed) for bound, word, failed in _LIMITS
+              if (limit := _bound_value(field, bound(field), ctx)) is not None]
+    dated = field.type in ("date", "datetime")
+
+    def check(value: Any) -> list[str]:
+        problems = []
+        for limit, word, failed in limits:
+            try:
+                if failed(_comparable(value, limit, ctx) if dated else value, limit):
+                    problems.append(f"must be {word} {_show(limit)}")
+            except TypeError:
+                continue
+        return problems
+    return check
+
+
+def _is_expression_bound(field: m.Field, bound: Any) -> bool:
+    """A date bound that is not a date (`today()`): resolved through `ctx.bound` each time."""
+    if bound is None or field.type not in ("date", "datetime") or isinstance(bound, (dt.date, dt.datetime)):
+        return False
+    try:
+        dt.date.fromisoformat(str(bound))
+    except ValueError:
+        return True
+    return False
 
 
 def to_column(field: m.Field, value: Any) -> Any:
@@ -179,12 +240,26 @@ def _decimal_of(raw: Any, message: str) -> Decimal:
 def _decimal(field: m.Field, raw: Any, ctx: ValueContext) -> Decimal:
     number = _decimal_of(raw, "must be a number")
     scale = max(field.scale, 2) if field.type == "percent" else field.scale
-    exponent = number.normalize().as_tuple().exponent
+    exponent = number.as_tuple().exponent
+    # Normalising only drops trailing zeros (raising the exponent): needed only when the digits look too many.
     if isinstance(exponent, int) and -exponent > scale:
-        raise _Refused(f"must have at most {scale} decimal places")
-    if abs(number) >= Decimal(10) ** (NUMERIC_DIGITS - scale):
+        exponent = number.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > scale:
+            raise _Refused(f"must have at most {scale} decimal places")
+    if abs(number) >= _too_large(scale):
         raise _Refused("is too large")
     return number
+
+
+_TOO_LARGE: dict[int, Decimal] = {}
+
+
+def _too_large(scale: int) -> Decimal:
+    """The smallest number a Numeric(NUMERIC_DIGITS, scale) column cannot hold."""
+    limit = _TOO_LARGE.get(scale)
+    if limit is None:
+        limit = _TOO_LARGE[scale] = Decimal(10) ** (NUMERIC_DIGITS - scale)
+    return limit
 
 
 def _rating(field: m.Field, raw: Any, ctx: ValueContext) -> int:
@@ -322,13 +397,19 @@ _CONVERTERS: dict[str, Callable[[m.Field, Any, ValueContext], Any]] = {
 }
 
 
+_RANGED = frozenset({"int", "decimal", "money", "percent", "date", "datetime"})
+_LIMITS: tuple[tuple[Callable[[m.Field], Any], str, Callable[[Any, Any], bool]], ...] = (
+    (lambda f: f.min, "at least", lambda v, b: v < b),
+    (lambda f: f.max, "at most", lambda v, b: v > b),
+)
+
+
 def _check_range(field: m.Field, value: Any, ctx: ValueContext) -> list[str]:
-    if field.type not in ("int", "decimal", "money", "percent", "date", "datetime"):
+    if field.type not in _RANGED:
         return []
     problems = []
-    for bound, word, failed in ((field.min, "at least", lambda v, b: v < b),
-                                (field.max, "at most", lambda v, b: v > b)):
-        limit = _bound_value(field, bound, ctx)
+    for bound_of, word, failed in _LIMITS:
+        limit = _bound_value(field, bound_of(field), ctx)
         if limit is None:
             continue
         try:

@@ -104,3 +104,28 @@ def test_user_fields_take_ids_or_usernames():
     assert ok(field("user"), "7") == 7
     assert ok(field("user"), "anna") == "anna"
     assert ok(field("link"), {"id": 3}) == 3
+
+
+def _bound_today(f: Field, text: str):
+    return dt.date(2025, 3, 10) if text == "today()" else None
+
+
+@pytest.mark.parametrize("f", [
+    field("string", max_length=5, pattern="[a-z]+"), field("text"), field("int", min=0, max=10),
+    field("decimal", scale=3, min=-1, max=1000), field("money", min=0), field("percent", min=0, max=100),
+    field("rating", max=3), field("bool"), field("date", min="2025-01-01", max="today()"),
+    field("datetime", min="2025-01-01"), field("choice", options=["a", "b"]),
+    field("multichoice", options=["a", "b"]), field("email"), field("phone"), field("url"), field("link"),
+    field("user"), field("lines"),
+])
+def test_a_compiled_converter_gives_what_convert_gives(f):
+    """`converter` (an import's per-column conversion) against `convert`, on good and bad values."""
+    ctx = ValueContext(timezone=ZoneInfo("Europe/Budapest"), phone_region="HU", bound=_bound_today)
+    one = __import__("engine.runtime.values", fromlist=["converter"]).converter(f, ctx)
+    raws = [None, "", "  ", "abc", "ABC", "abcdef", "5", " 7 ", "-1", "11", "1.5", "1.50", "1.5000", "0.0010",
+            "1e3", "1E+2", "99999999999999999999", "100", "101", True, 0, 1, 2.5, Decimal("1.000"),
+            "2024-12-31", "2025-02-01", "2025-03-11", "2025-01-01 10:00", dt.date(2025, 2, 1),
+            dt.datetime(2025, 2, 1, 12, 0), "a", "a, b", "b,a,a", "c", ["a"], "x@Example.COM", "not mail",
+            "+36 30 123 4567", "06 30 123 4567", "12", "example.com", "http://", "3", "alice", {"id": 4}]
+    for raw in raws:
+        assert one(raw) == convert(f, raw, ctx), raw
