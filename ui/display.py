@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
+from markupsafe import Markup, escape
+
 from engine.metadata import model as m
 from engine.runtime.actor import Actor
+from engine.runtime.linked import title_label
 
 from . import urls
 from .formatting import Formatter
+from .i18n import label_text
 from .services import Services
 
 SAFE_SCHEMES = ("http://", "https://")
@@ -33,6 +37,14 @@ class Shown:
     url: str | None = None
     multiline: bool = False
 
+    def html(self) -> Markup:
+        """The value for a page: a link when it has a url, else its text (escaped)."""
+        if self.url:
+            return Markup(f'<a href="{escape(self.url)}">{escape(self.text)}</a>')
+        if self.multiline:
+            return Markup(f'<span class="multiline">{escape(self.text)}</span>')
+        return escape(self.text)
+
 
 class Display:
     """Formats the values of records for one user and request."""
@@ -45,8 +57,9 @@ class Display:
         self.fmt = fmt
         self.locale = locale
         self.root_path = root_path
-        self.titles: dict[str, dict[int, str]] = {}
+        self.titles: dict[str, dict[int, str | None]] = {}     # None: not readable by the user
         self._users: dict[int, str] | None = None
+        self._user_titles: dict[int, str] = {}                 # names a list's SELECT brought along
 
     # -- lookups, batched ------------------------------------------------------------------
     def prepare(self, entity: m.Entity, records: Iterable[Mapping[str, Any]]) -> None:
@@ -59,7 +72,27 @@ class Display:
         for target, ids in wanted.items():
             self.load_titles(target, ids)
 
-    def load_titles(self, entity: str, ids: Iterable[int]) -> dict[int, str]:
+    def take_titles(self, entity: m.Entity, records: Iterable[Mapping[str, Any]]) -> None:
+        """Keeps the titles a `Records.list(..., with_titles=True)` row carries (`<link>__title`,
+        NULL where the user may not read the linked record), so `prepare` and `value` need no
+        query of their own for them."""
+        links = [(f, title_label(f.name)) for f in entity.fields.values() if f.type in ("link", "user")]
+        for record in records:
+            for f, key in links:
+                value = record.get(f.name)
+                if not isinstance(value, int) or key not in record:
+                    continue                # not joined (a hidden title field): prepare() reads it
+                title = record[key]
+                if f.type == "user":
+                    if title is not None:
+                        self._user_titles[value] = str(title)
+                    continue
+                target = self.svc.config.entities.get(f.entity or "")
+                if target is not None:
+                    self.titles.setdefault(target.name, {})[value] = None if title is None else \
+                        self.title_of(target, {"id": value, target.title: title})
+
+    def load_titles(self, entity: str, ids: Iterable[int]) -> dict[int, str | None]:
         known = self.titles.setdefault(entity, {})
         missing = sorted({i for i in ids if i not in known})
         if missing and entity in self.svc.config.entities:
@@ -67,7 +100,15 @@ class Display:
             page = self.svc.records.list(self.actor, entity, where={"id": missing}, limit=len(missing))
             for row in page.rows:
                 known[row["id"]] = self.title_of(ent, row)
+            for i in missing:
+                known.setdefault(i, None)          # not readable (or gone): shown as #id, not asked again
         return known
+
+    def remember(self, entity: m.Entity, record: Mapping[str, Any]) -> str:
+        """The title of a record already read (the page's own), kept so links to it need no query."""
+        title = self.title_of(entity, record)
+        self.titles.setdefault(entity.name, {})[record["id"]] = title
+        return title
 
     def title_of(self, entity: m.Entity, record: Mapping[str, Any]) -> str:
         """The record's title as text (its `title` field), else `#id`."""
@@ -82,10 +123,15 @@ class Display:
     def user_name(self, user_id: int | None) -> str:
         if user_id is None:
             return ""
+        if self._users is None and user_id in self._user_titles:
+            return self._user_titles[user_id]
+        return self.user_names().get(user_id, f"#{user_id}")
+
+    def user_names(self) -> dict[int, str]:
+        """Every user's name by id (disabled ones too): users are few (tens to hundreds), one read per page."""
         if self._users is None:
-            # Users are few (tens to hundreds); one read per page.
             self._users = {u.id: u.full_name or u.username for u in self.svc.users.list()}
-        return self._users.get(user_id, f"#{user_id}")
+        return self._users
 
     # -- values ------------------------------------------------------------------------------
     def value(self, field: m.Field, value: Any) -> Shown:
@@ -138,7 +184,7 @@ class Display:
         return label.text(self.locale, self.svc.config.company.default_locale) if label else str(key)
 
     def label(self, value: m.Label | None) -> str:
-        return value.text(self.locale, self.svc.config.company.default_locale) if value else ""
+        return label_text(value, self.locale, self.svc.config.company.default_locale, self.gettext) if value else ""
 
 
 def _number(value: Any) -> Any:

@@ -6,7 +6,8 @@
     fmt.datetime(aware_utc_value)      # shown in the company's timezone
 
 Everything is Babel's CLDR data: the digits of a currency, the separators and
-the date patterns are never written by hand here. `None` formats as "".
+the date patterns are never written by hand here (compiled_formats.py looks
+each pattern up once per locale). `None` formats as "".
 The same functions are the Jinja filters `number`, `money`, `percent`, `date`
 and `datetime` (see `templating.py`).
 """
@@ -18,7 +19,7 @@ from decimal import Decimal
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from babel import dates, numbers
+from .compiled_formats import date_format, datetime_glue, number_format, time_format
 
 Number = int | float | Decimal
 
@@ -40,15 +41,15 @@ class Formatter:
         if value is None:
             return ""
         if decimals is None:
-            return numbers.format_decimal(value, locale=self.locale)
+            return number_format(self.locale)(value)
         pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-        return numbers.format_decimal(value, format=pattern, locale=self.locale)
+        return number_format(self.locale, pattern=pattern)(value)
 
     def money(self, value: Number | None, currency: str | None = None) -> str:
         """An amount in `currency` (default the company's) with that currency's digits."""
         if value is None:
             return ""
-        return numbers.format_currency(value, currency or self.currency, locale=self.locale)
+        return number_format(self.locale, currency=currency or self.currency)(value)
 
     def percent(self, value: Number | None) -> str:
         """A percent field's value (0..100, as stored), e.g. 12.5 -> '12,5%'."""
@@ -56,8 +57,7 @@ class Formatter:
             return ""
         # Stored percentages are 0..100; Babel multiplies by 100, and keeps the
         # fraction digits the value has instead of rounding to whole percents.
-        return numbers.format_percent(Decimal(str(value)) / 100, locale=self.locale,
-                                      decimal_quantization=False)
+        return number_format(self.locale, percent=True, quantize=False)(Decimal(str(value)) / 100)
 
     def date(self, value: dt.date | None) -> str:
         """A date in the locale's medium form ('2025. márc. 14.', 'Mar 14, 2025')."""
@@ -65,7 +65,7 @@ class Formatter:
             return ""
         if isinstance(value, dt.datetime):
             value = self.local(value).date()
-        return dates.format_date(value, "medium", locale=self.locale)
+        return date_format(self.locale, "medium")(value)
 
     def datetime(self, value: dt.datetime | None) -> str:
         """A moment in the company's timezone: medium date and short time, no seconds."""
@@ -73,9 +73,9 @@ class Formatter:
             return ""
         local = self.local(value)
         # CLDR's own glue between date and time ('{1}, {0}' in English, '{1} {0}' in Hungarian).
-        glue = str(dates.get_datetime_format("medium", locale=self.locale))
-        return (glue.replace("{1}", dates.format_date(local.date(), "medium", locale=self.locale))
-                    .replace("{0}", dates.format_time(local.time(), "short", locale=self.locale)))
+        glue = datetime_glue(self.locale, "medium")
+        return (glue.replace("{1}", date_format(self.locale, "medium")(local.date()))
+                    .replace("{0}", time_format(self.locale, "short")(local.time())))
 
     def local(self, value: dt.datetime) -> dt.datetime:
         """`value` in the company's timezone; a naive value is taken to be UTC (as stored)."""

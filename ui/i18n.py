@@ -8,22 +8,46 @@ without a translation) shows the English text. `make install` compiles each
 `.po` to a `.mo` (git-ignored); when a `.mo` is missing or older than its
 `.po`, the `.po` is compiled in memory here instead, so an edited catalog is
 never shadowed by a stale build. Configured labels (entities, fields, roles)
-are not in these catalogs: they come from the YAML through `Label.text`.
+are not in these catalogs: they come from the YAML through `Label.text`
+(`label_text`). Only a label nobody wrote, made from a field's name (the
+`owner` and `team` fields the `owned` trait adds, or a field without a
+`label`), is looked up in the catalog, so "Owner" reads "Felelős" in Hungarian.
 """
 from __future__ import annotations
 
 import gettext
 import io
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from engine.metadata import model as m
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
+NAME_MADE = "*"        # the only key of a label made from a name (m.label_from_name)
+
+
+def N_(message: str) -> str:
+    """Marks a string for `make messages` without translating it here."""
+    return message
+
+
+# The labels of the fields the engine adds, as m.label_from_name writes them: in the catalog.
+BUILT_IN_LABELS = (N_("Owner"), N_("Team"))
+
+
+def label_text(label: m.Label, locale: str, fallback: str | None, gettext: Callable[[str], str]) -> str:
+    """A label in the user's language: the configuration's own text, or for a label made from a
+    field's name (no text written for any language), the UI catalog's translation of it."""
+    text = label.text(locale, fallback)
+    if len(label.texts) == 1 and NAME_MADE in label.texts:
+        return gettext(text)
+    return text
 
 
 class Catalogs:

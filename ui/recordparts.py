@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field as dc_field
 from typing import Any, Mapping
 
+from markupsafe import Markup
+
 from engine.metadata import model as m
 from engine.runtime.actor import Actor
 from engine.runtime.files import Attachment, human_size
@@ -67,6 +69,18 @@ class Row:
     entity_label: str = ""
     at: dt.datetime | None = None
     by: str = ""
+
+    # The cells as HTML in one piece (every part escaped by Shown.html): one lookup per row in
+    # the template instead of a loop per cell, which was a sixth of a record page's time.
+    @property
+    def cells_html(self) -> Markup:
+        """As `<td>` cells of a related list's row."""
+        return Markup("".join(f"<td>{v.html()}</td>" for v in self.cells))
+
+    @property
+    def details_html(self) -> Markup:
+        """As the details of a timeline entry (empty values left out)."""
+        return Markup("".join(f'<span class="timeline__detail">{v.html()}</span>' for v in self.cells if v.text))
 
 
 @dataclass(slots=True)
@@ -154,7 +168,10 @@ def related_specs(svc: Services, actor: Actor, shown: Display, entity: m.Entity)
 
 def related_page(svc: Services, actor: Actor, shown: Display, spec: RelatedSpec, record_id: int,
                  offset: int) -> RowPage:
-    page = svc.records.list(actor, spec.entity.name, where={spec.link: record_id}, limit=PAGE_SIZE, offset=offset)
+    # The links' titles come in the same SELECT (with the user's read filter on each linked record).
+    page = svc.records.list(actor, spec.entity.name, where={spec.link: record_id}, limit=PAGE_SIZE, offset=offset,
+                            with_titles=True)
+    shown.take_titles(spec.entity, page.rows)
     shown.prepare(spec.entity, page.rows)
     rows = [_row(svc, shown, spec.entity, r, spec.columns) for r in page.rows]
     parent = svc.config.entities[next(f.entity for f in spec.entity.links() if f.name == spec.link) or ""]
@@ -186,7 +203,8 @@ def timeline_page(svc: Services, actor: Actor, shown: Display, sources: list[tup
     for other, link in sources:
         parent = next(f.entity for f in other.links() if f.name == link) or ""
         page = svc.records.list(actor, other.name, where={link: record_id}, sort=["-created_at", "-id"],
-                                limit=offset + PAGE_SIZE + 1)
+                                limit=offset + PAGE_SIZE + 1, with_titles=True)
+        shown.take_titles(other, page.rows)
         shown.prepare(other, page.rows)
         columns = _columns(svc, actor, other, {link})
         for r in page.rows:

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
@@ -33,7 +34,7 @@ from engine.metadata import model as m
 from . import sessions
 from .csrf import FIELD as CSRF_FIELD
 from .formatting import Formatter
-from .i18n import language_name
+from .i18n import label_text, language_name
 from .navigation import build_navigation
 from .web import current_actor, request_locale, services
 
@@ -113,7 +114,7 @@ def build_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(label=_label, number=_number, money=_money, percent=_percent,
                        date=_date, datetime=_datetime)
-    env.globals.update(csrf_field=_csrf_field, static=_static)
+    env.globals.update(csrf_field=_csrf_field, static=_static, url_for=_url_for)
     return Jinja2Templates(env=env, context_processors=[page_context])
 
 
@@ -133,7 +134,7 @@ def _label(context: Context, value: m.Label | str | None) -> str:
         return ""
     if isinstance(value, str):
         return value
-    return value.text(context["locale"], context["company"].default_locale)
+    return label_text(value, context["locale"], context["company"].default_locale, context["translations"].gettext)
 
 
 def _fmt(context: Context) -> Formatter:
@@ -173,4 +174,31 @@ def _csrf_field(context: Context) -> Markup:
 @pass_context
 def _static(context: Context, path: str) -> str:
     """The URL path of a file below ui/static/ (relative, so proxies and CSP agree)."""
-    return str(context["request"].url_for("static", path=path).path)
+    return str(_url_for(context, "static", path=path).path)
+
+
+@pass_context
+def _url_for(context: Context, name: str, /, **path_params: Any) -> URL:
+    """Starlette's `url_for`, each answer remembered (per router, base URL, name and params).
+
+    Starlette finds a route by trying every route in turn (an exception per miss) and then
+    builds the absolute URL, and every page asks for a dozen URLs in its head and menu:
+    about a tenth of a list page's time before. The base URL (scheme, host, root path) is
+    part of the key, so an answer is only reused for the same site address."""
+    request = context["request"]
+    router = request.scope.get("router") or request.scope.get("app")
+    try:
+        key = (id(router), str(request.base_url), name, tuple(sorted(path_params.items())))
+        found = _URLS.get(key)
+    except TypeError:                 # an unhashable parameter: not remembered
+        return request.url_for(name, **path_params)
+    if found is None:
+        if len(_URLS) >= URLS_KEPT:
+            _URLS.clear()
+        # the router is kept with its answer, so its id is never reused by another router
+        found = _URLS[key] = (router, request.url_for(name, **path_params))
+    return found[1]
+
+
+URLS_KEPT = 4096      # a bound: record ids in url_for(), or made-up Host headers, would grow it forever
+_URLS: dict[tuple[Any, ...], tuple[Any, URL]] = {}

@@ -19,12 +19,19 @@ from engine.runtime.values import convert
 from . import urls
 from .display import Display, Shown
 from .formstate import FormState, LineRow, is_input
+from .i18n import N_
 
 INPUT_TYPES = {"string": "text", "email": "email", "phone": "tel", "url": "url", "date": "date",
                "datetime": "datetime-local", "int": "number", "decimal": "number", "money": "number",
                "percent": "number"}
 NUMERIC = frozenset({"int", "decimal", "money", "percent"})
 TOTALLED = frozenset({"int", "decimal", "money"})
+DATE_FORMATS = {"date": N_("YYYY-MM-DD"), "datetime": N_("YYYY-MM-DD HH:MM")}     # what values.py reads
+
+
+def widget_id(name: str) -> str:
+    """The element id of an input name: "amount" -> "f-amount", "items.0.quantity" -> "f-items-0-quantity"."""
+    return "f-" + name.replace(".", "-")
 
 
 @dataclass(slots=True)
@@ -50,6 +57,7 @@ class Widget:
     grid: "Grid | None" = None
     autofocus: bool = False
     include: str = ""            # pickers: the inputs a lookup sends (hx-include)
+    placeholder: str = ""        # dates: the format to type where the browser has no date picker
 
     @property
     def error_id(self) -> str:
@@ -95,7 +103,7 @@ class WidgetBuilder:
         return out
 
     def widget(self, f: m.Field, name: str, text: Any, errors: list[str], record: Mapping[str, Any] | None) -> Widget:
-        w = Widget(name=name, id="f-" + name.replace(".", "-"), field=f, label=self.shown.label(f.label),
+        w = Widget(name=name, id=widget_id(name), field=f, label=self.shown.label(f.label),
                    kind="input", value=text, errors=list(errors), required=f.required,
                    help=self.shown.label(f.help) if f.help else "")
         if not is_input(f) and f.type != "file":
@@ -104,6 +112,11 @@ class WidgetBuilder:
             return w
         t = f.type
         w.input_type = INPUT_TYPES.get(t, "text")
+        if t in DATE_FORMATS:
+            # A browser with a date picker shows its own localized mask and ignores this; one without
+            # (an old Safari, a text browser) shows a plain text box, where the user must type the
+            # form the server reads (ISO), written in their language ("ÉÉÉÉ-HH-NN").
+            w.placeholder = self.shown.gettext(DATE_FORMATS[t])
         if t == "text":
             w.kind = "textarea"
         elif t in NUMERIC:
@@ -160,13 +173,14 @@ class WidgetBuilder:
             rows.append((row, cells))
         grid = Grid(f.name, [(c.name, self._heading(c), c.value_type in TOTALLED) for c in columns], rows,
                     self.totals(f, state))
-        w = Widget(name=f.name, id="f-" + f.name, field=f, label=self.shown.label(f.label), kind="lines",
+        w = Widget(name=f.name, id=widget_id(f.name), field=f, label=self.shown.label(f.label), kind="lines",
                    errors=list(errors.get(f.name, [])), required=f.required, grid=grid)
         return w
 
-    def totals(self, f: m.Field, state: FormState) -> dict[str, Shown]:
+    def totals(self, f: m.Field, state: FormState,
+               computed: dict[int, dict[str, Any]] | None = None) -> dict[str, Shown]:
         """Sums of the number and money columns (formulas too) over the rows that will be saved."""
-        computed = self.computed(f, state)
+        computed = self.computed(f, state) if computed is None else computed
         out = {}
         for c in self.line_columns[f.name]:
             if c.value_type not in TOTALLED or c.type == "rollup":
@@ -183,6 +197,15 @@ class WidgetBuilder:
             out[c.name] = self.shown.value(c, total)
         return out
 
+    def computed_cells(self, f: m.Field, state: FormState,
+                       computed: dict[int, dict[str, Any]]) -> list[tuple[str, Shown]]:
+        """Each row's formula cells as (the id of their widget, value): the grid redraws them when a
+        quantity or price changes, with the server's own formula (`computed`)."""
+        formulas = [c for c in self.line_columns[f.name] if c.type == "formula" and c.expr]
+        return [(widget_id(f"{f.name}.{row.index}.{c.name}"),
+                 self.shown.value(c, computed.get(row.index, {}).get(c.name)))
+                for row in state.lines.get(f.name, []) if not row.deleted for c in formulas]
+
     def computed(self, f: m.Field, state: FormState) -> dict[int, dict[str, Any]]:
         """Formula columns of each row as typed so far (`quantity * price`), evaluated like on save."""
         child = self.children[f.name]
@@ -192,6 +215,7 @@ class WidgetBuilder:
             return {}
         svc, ctx = self.shown.svc, self.shown.svc.records.query.values
         out: dict[int, dict[str, Any]] = {}
+        visible = svc.permissions.visible_rows(self.shown.actor)    # shown: only what the user may read
         with svc.engine.connect() as conn:
             for row in rows:
                 record: dict[str, Any] = {"id": row.id}
@@ -202,7 +226,7 @@ class WidgetBuilder:
                 for c in formulas:
                     try:
                         values[c.name] = svc.records.exprs.evaluate(conn, child.name, c.expr or "", record,
-                                                                    self.shown.actor)
+                                                                    self.shown.actor, visible=visible)
                     except Exception:     # noqa: BLE001 - a half-typed row has no total yet
                         values[c.name] = None
                 out[row.index] = values

@@ -55,6 +55,17 @@ def test_create_with_every_widget_type(world):
     assert "HUF1,500,000" in page and "12.5%" in page and "Jan 15, 2025, 9:30" in page
 
 
+def test_date_inputs_say_the_format_to_type_in_the_users_language(world):
+    """Shown only where the browser has no date picker (then the input is a text box)."""
+    english = world.signed_in("anna").get("/records/account/new").text
+    assert re.search(r'<input type="date" id="f-founded"[^>]* placeholder="YYYY-MM-DD"', english)
+    assert re.search(r'<input type="datetime-local" id="f-last_call"[^>]* placeholder="YYYY-MM-DD HH:MM"', english)
+    hungarian = world.signed_in("ben").get("/records/account/new").text
+    assert re.search(r'<input type="date" id="f-founded"[^>]* placeholder="ÉÉÉÉ-HH-NN"', hungarian)
+    assert re.search(r'<input type="datetime-local" id="f-last_call"[^>]* placeholder="ÉÉÉÉ-HH-NN ÓÓ:PP"', hungarian)
+    assert not re.search(r'<input type="(?:text|number|email)"[^>]* placeholder="', english)   # dates only
+
+
 def test_validation_errors_are_shown_per_field_in_the_users_language(world):
     client = world.signed_in("ben")          # Hungarian
     data = {"csrf_token": token(client), "name": "", "email": "nope", "revenue": "-1", "employees": "12"}
@@ -101,6 +112,10 @@ def test_lines_grid_create_and_edit_with_totals(world):
     totals = client.post("/records/order/lines/items?op=totals", data=rows, headers=headers).text
     assert 'data-total="quantity"><strong>3</strong>' in totals
     assert 'data-total="line_total"><strong>HUF23,000</strong>' in totals        # 2 x 1500 + 20000
+    # ... and each row's line total, by the entity's own formula, swapped in by id (out of band)
+    assert '<output id="f-items-0-line_total" class="field__readonly" hx-swap-oob="true">HUF3,000</output>' in totals
+    assert '<output id="f-items-1-line_total" class="field__readonly" hx-swap-oob="true">HUF20,000</output>' in totals
+    assert 'id="f-items-0-line_total"' in grid                   # the ids the grid's cells really have
     response = client.post("/records/order/new", data={"csrf_token": csrf, "name": "First order", **rows,
                                                        "items.2.description": "", "items.2.quantity": ""})
     assert response.status_code == 303, response.text

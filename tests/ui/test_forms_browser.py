@@ -85,6 +85,19 @@ def test_inline_validation_picker_and_lines_grid_in_a_real_browser(server) -> No
         page.fill("[name='items.1.price']", "20000")
         page.press("[name='items.1.price']", "Tab")
         expect(page.locator("#totals-items [data-total=line_total]")).to_have_text("HUF23,000", timeout=WAIT)
+        # Each row's line total follows its quantity and price (the server's formula, swapped in by htmx).
+        expect(page.locator("#f-items-0-line_total")).to_have_text("HUF3,000", timeout=WAIT)
+        expect(page.locator("#f-items-1-line_total")).to_have_text("HUF20,000", timeout=WAIT)
+        rows = page.locator("#f-items tbody tr").count()
+        page.fill("[name='items.0.quantity']", "3")
+        page.press("[name='items.0.quantity']", "Tab")
+        expect(page.locator("#f-items-0-line_total")).to_have_text("HUF4,500", timeout=WAIT)
+        expect(page.locator("#totals-items [data-total=line_total]")).to_have_text("HUF24,500", timeout=WAIT)
+        assert page.locator("#f-items tbody tr").count() == rows         # the rows stayed, nothing was redrawn
+        assert page.input_value("[name='items.0.description']") == "Chair"
+        page.fill("[name='items.0.quantity']", "2")
+        page.press("[name='items.0.quantity']", "Tab")
+        expect(page.locator("#f-items-0-line_total")).to_have_text("HUF3,000", timeout=WAIT)
         page.click("button[type=submit]:has-text('Save')")
         page.wait_for_url("**/records/order/*")
         assert "ACME Kft." in page.inner_text("[data-field=account]")

@@ -170,6 +170,29 @@ def test_hungarian_user_sees_labels_and_numbers_in_hungarian(world: World) -> No
     assert "5000\xa0Ft" in html or "5\xa0000\xa0Ft" in html
 
 
+def test_the_owner_field_the_engine_adds_is_labelled_in_the_users_language(world: World) -> None:
+    world.users.add("hugo", roles=["admin"], locale="hu", password=PASSWORD)
+    client = world.browser("hugo")
+    listing = client.get("/records/deal").text
+    header = listing[listing.index("<thead>"):listing.index("</thead>")]
+    assert ">Felelős" in header and "Owner" not in header                # the column
+    assert '>Felelős</label>' in listing and '>Owner</label>' not in listing  # the filter
+    record = client.get(f"/records/deal/{world.ids['big']}").text
+    assert "<dt>Felelős</dt>" in record and "<dt>Owner</dt>" not in record
+    assert "<dt>Owner</dt>" in world.browser("root").get(f"/records/deal/{world.ids['big']}").text   # English
+    form = client.get(f"/records/deal/{world.ids['big']}/edit").text
+    assert "<legend>Felelős <span" in form and "Owner" not in form                          # the form
+
+
+def test_date_range_filters_say_the_format_to_type(world: World) -> None:
+    english = world.browser("root").get("/records/deal").text
+    assert re.search(r'type="date" placeholder="YYYY-MM-DD" name="close_date__from"', english)
+    assert re.search(r'type="date" placeholder="YYYY-MM-DD" name="close_date__to"', english)
+    assert not re.search(r'type="number"[^>]*placeholder', english)          # amount's range: numbers only
+    hungarian = world.browser("bela").get("/records/deal").text
+    assert re.search(r'type="date" placeholder="ÉÉÉÉ-HH-NN" name="close_date__from"', hungarian)
+
+
 def test_sort_by_header_both_ways_and_unknown_sort_is_ignored(world: World) -> None:
     client = world.browser("root")
     asc = client.get("/records/deal?sort=amount").text

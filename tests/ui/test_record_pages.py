@@ -140,3 +140,33 @@ def test_html_in_every_field_is_escaped_on_the_page_and_the_timeline(world):
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html or "&lt;script&gt;" in html
     timeline = pages[0][pages[0].index('<ol class="timeline"'):]
     assert "&lt;img src=x onerror=alert(1)&gt;" in timeline
+
+
+def test_the_page_asks_the_database_the_same_number_of_times_however_many_rows_it_shows(world):
+    """Related rows, the timeline and their links' titles and owners come in the lists' own SELECTs."""
+    from sqlalchemy import event
+    acme = world.create("root", "account", name="ACME", owner=world.actor("anna").id)
+    world.create("root", "contact", name="Carl", account=acme["id"])
+    world.create("root", "order", name="First", account=acme["id"], owner=world.actor("anna").id)
+    world.create("root", "activity", subject="Call 0", account=acme["id"])
+    client = world.signed_in("root")
+    statements: list[str] = []
+    event.listen(world.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def count() -> int:
+        statements.clear()
+        assert client.get(f"/records/account/{acme['id']}").status_code == 200
+        return len(statements)
+    count()                         # warm: the first request may read what later ones keep
+    few = count()
+    for i in range(9):
+        world.create("root", "contact", name=f"Contact {i}", account=acme["id"])
+        world.create("root", "order", name=f"Order {i}", account=acme["id"],
+                     owner=world.actor("anna" if i % 2 else "ben").id)
+        world.create("root", "activity", subject=f"Call {i + 1}", account=acme["id"])
+    many = count()
+    html = client.get(f"/records/account/{acme['id']}").text
+    assert section(html, 'data-related="order"').count("<tr>") == 1 + 10
+    assert few == many, statements
+    # The page's own title is known from the record it shows: no query asks for it again.
+    assert not [s for s in statements if re.search(r"FROM account\b.*\baccount\.id IN \(", s, re.S)]

@@ -49,3 +49,54 @@ def test_naive_datetimes_are_taken_as_utc():
 
 def test_none_is_empty():
     assert [HU.number(None), HU.money(None), HU.percent(None), HU.date(None), HU.datetime(None)] == [""] * 5
+
+
+# -- compiled_formats.py gives what Babel's own functions give ----------------------------------------
+LOCALES = ("en", "hu", "de", "de_CH", "fr", "en_IN", "ja", "ar", "pt_BR", "pl", "sv", "fa", "he", "nl_BE")
+VALUES = (0, -0.0, 1, -1, 7, 0.5, 2.675, -2.5, 3.5, 12.3456, 1e-7, 1e21, float("inf"), float("-inf"),
+          Decimal("0"), Decimal("-0"), Decimal("1234567.895"), Decimal("-1234567.5"), Decimal("0.005"),
+          Decimal("0.015"), Decimal("99999999999999.999"), Decimal("1E+3"), Decimal("1.000"), Decimal("NaN"),
+          123456789012345678901234567890, Decimal("12.5000001"), 1234, 12345678)
+
+
+def _outcome(call):
+    """The text, or the exception's type (a 30-digit value exceeds Decimal's precision in both)."""
+    try:
+        return call()
+    except ArithmeticError as exc:
+        return type(exc)
+
+
+def test_compiled_number_formats_equal_babels():
+    from babel import numbers
+    from ui.compiled_formats import number_format
+    checked = 0
+    for locale in LOCALES:
+        for value in VALUES:
+            for currency in ("HUF", "EUR", "USD", "JPY", "CHF", "BHD", "INR"):
+                assert _outcome(lambda: number_format(locale, currency=currency)(value)) == \
+                    _outcome(lambda: numbers.format_currency(value, currency, locale=locale)), (locale, currency, value)
+            assert _outcome(lambda: number_format(locale)(value)) == \
+                _outcome(lambda: numbers.format_decimal(value, locale=locale)), (locale, value)
+            for pattern in ("#,##0", "#,##0.00", "#,##0.000"):
+                assert _outcome(lambda: number_format(locale, pattern=pattern)(value)) == \
+                    _outcome(lambda: numbers.format_decimal(value, format=pattern, locale=locale)), \
+                    (locale, pattern, value)
+            assert _outcome(lambda: number_format(locale, percent=True, quantize=False)(value)) == \
+                _outcome(lambda: numbers.format_percent(value, locale=locale, decimal_quantization=False)), \
+                (locale, value)
+            checked += 1
+    assert checked == len(LOCALES) * len(VALUES)
+
+
+def test_compiled_date_formats_equal_babels():
+    from babel import dates
+    from ui.compiled_formats import date_format, datetime_glue, time_format
+    for locale in LOCALES:
+        for day in (dt.date(2025, 1, 1), dt.date(2025, 3, 14), dt.date(1999, 12, 31)):
+            for width in ("short", "medium", "long"):
+                assert date_format(locale, width)(day) == dates.format_date(day, width, locale=locale)
+        for moment in (dt.time(0, 5), dt.time(12, 0), dt.time(23, 59, 59), dt.time(23, 59, 1), dt.time(9, 30, 30)):
+            for width in ("short", "medium"):
+                assert time_format(locale, width)(moment) == dates.format_time(moment, width, locale=locale)
+        assert datetime_glue(locale, "medium") == str(dates.get_datetime_format("medium", locale=locale))

@@ -14,9 +14,10 @@ user (the one permission filter); totals are one GROUP BY over it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import func, select
+from sqlalchemy.sql.elements import False_
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -28,9 +29,10 @@ from engine.runtime.errors import NotFound, ValidationFailed
 from engine.runtime.workflow import Workflow
 
 from .. import urls
+from ..i18n import label_text
 from ..services import Services
 from ..templating import render
-from ..web import formatter, is_htmx, request_locale, services, signed_in_actor
+from ..web import formatter, is_htmx, request_locale, services, signed_in_actor, translations
 from .list_cells import Cell, Cells
 from .list_spec import ListView
 from .lists import list_view, readable_entity
@@ -73,8 +75,11 @@ def idle_ids(svc: Services, entity: str, ids: list[int]) -> set[int]:
     if not ids:
         return set()
     table = svc.tables.entity(entity)
+    idle = workflow_of(svc).is_idle(entity, table)
+    if isinstance(idle, False_):         # the pipeline has no follow-up rule: nothing is idle, nothing to ask
+        return set()
     with svc.engine.connect() as conn:
-        query = select(table.c.id).where(table.c.id.in_(ids), workflow_of(svc).is_idle(entity, table))
+        query = select(table.c.id).where(table.c.id.in_(ids), idle)
         return {int(x) for x in conn.execute(query).scalars()}
 
 
@@ -115,7 +120,7 @@ def load_board(request: Request, svc: Services, actor: Actor, entity: str,
         rows.extend(page.rows)
     idle = idle_ids(svc, entity, [r["id"] for r in rows])
     for r in rows:
-        card = _card(ent, r, stage_field.name, shown, cells, idle, locale, fallback)
+        card = _card(ent, r, stage_field.name, shown, cells, idle, locale, fallback, translations(request).gettext)
         columns[card.stage].cards.append(card)
     return {"entity": ent, "view": view, "state": state, "columns": list(columns.values()), "money": money,
             "users": [u for u in users if u.active], "card_limit": CARD_LIMIT,
@@ -124,13 +129,14 @@ def load_board(request: Request, svc: Services, actor: Actor, entity: str,
 
 
 def _card(ent: m.Entity, r: Mapping[str, Any], stage: str, shown: list[Any], cells: Cells, idle: set[int],
-          locale: str, fallback: str) -> Card:
+          locale: str, fallback: str, gettext: Callable[[str], str]) -> Card:
     title_field = ent.fields.get(ent.title)
     title = r.get(ent.title)
     text = cells.value(title_field, title).text if title_field is not None and title not in (None, "") \
         and title_field.type not in ("link", "user") else ""
     return Card(int(r["id"]), int(r["version"]), text or f"#{r['id']}", str(r.get(stage)),
-                [(" · ".join(lbl.text(locale, fallback) for lbl in c.labels), cells.of(ent, c, r)) for c in shown],
+                [(" · ".join(label_text(lbl, locale, fallback, gettext) for lbl in c.labels), cells.of(ent, c, r))
+                 for c in shown],
                 int(r["id"]) in idle)
 
 

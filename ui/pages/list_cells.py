@@ -6,12 +6,14 @@ Money carries its currency, percentages and numbers the locale's separators,
 dates and times the company's timezone, choices and stages their label in the
 user's language, bools ✓ / —, links the linked record's title with a link to
 it (the id alone when the user may not read that record). The text is plain:
-the template escapes it.
+`row_html` escapes it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping
+
+from markupsafe import Markup, escape
 
 from engine.metadata import model as m
 from engine.runtime.linked import title_label
@@ -28,6 +30,24 @@ class Cell:
     text: str
     href: str | None = None
     kind: str = "text"          # a CSS hook: numbers right-aligned
+
+
+def row_html(cells: list[Cell], first_suffix: Markup = Markup("")) -> Markup:
+    """A list row's `<td>` cells, each on its own line as `_list_table.html` lays them out.
+
+    Built here rather than by a loop in the template: a page has 50 rows of 7 cells, and
+    Jinja's per-cell lookups and escapes were a tenth of the list page's time. Every text
+    and URL is escaped; `first_suffix` (already safe HTML) ends the first cell.
+    """
+    parts = []
+    for i, cell in enumerate(cells):
+        text = escape(cell.text)
+        inner = f'<a href="{escape(cell.href)}">{text}</a>' if cell.href else text
+        parts.append(f'<td class="cell--{escape(cell.kind)}">{inner}{first_suffix if i == 0 else ""}</td>')
+    return Markup(ROW_GLUE.join(parts))
+
+
+ROW_GLUE = "\n        "      # the indentation of a cell in _list_table.html
 
 
 class Cells:

@@ -18,6 +18,7 @@ import io
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,8 +33,8 @@ from engine.runtime.users import UserInfo
 from .. import urls
 from ..services import Services
 from ..templating import page_templates, render
-from ..web import formatter, is_htmx, request_locale, services, signed_in_actor
-from .list_cells import Cell, Cells
+from ..web import formatter, is_htmx, request_locale, services, signed_in_actor, translations
+from .list_cells import Cell, Cells, row_html
 from .list_spec import ListState, ListView
 
 COUNT_CAP = 1000          # "more than 1,000": counted up to here, never the whole table
@@ -46,6 +47,7 @@ class Row:
     id: int
     cells: list[Cell]
     idle: bool = False          # a follow-up rule of the pipeline says nobody touched it (board.idle_ids)
+    html: Markup = Markup("")   # the cells as `<td>`s (list_cells.row_html)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +118,14 @@ def _page_with_cells(request: Request, svc: Services, actor: Actor, entity: str,
     ent = svc.config.entities[entity]
     from .board import idle_ids     # here: board imports this module
     idle = idle_ids(svc, entity, [r["id"] for r in records]) if svc.config.pipeline_for(entity) else set()
-    rows = [Row(r["id"], [cells.of(ent, c, r) for c in page.view.columns], r["id"] in idle) for r in records]
-    page.rows.extend(rows)
+    # As the template's `_("Idle")` writes it: the translation is trusted markup, formatted with no values.
+    badge = Markup(' <span class="badge badge--idle" data-idle>{}</span>').format(
+        Markup(translations(request).gettext("Idle")) % {}) if idle else Markup("")
+    columns = page.view.columns
+    for r in records:
+        row_cells = [cells.of(ent, c, r) for c in columns]
+        page.rows.append(Row(r["id"], row_cells, r["id"] in idle,
+                             row_html(row_cells, badge if r["id"] in idle else Markup(""))))
     return page
 
 

@@ -3,7 +3,8 @@
     GET  /records/{entity}/lookup?field=account&q=acm     options for a link or user picker
     POST /records/{entity}/lines/items?op=add             the grid with one more row
     POST /records/{entity}/lines/items?op=remove&row=2    the grid with row 2 marked deleted
-    POST /records/{entity}/lines/items?op=totals          just the grid's totals (on change)
+    POST /records/{entity}/lines/items?op=totals          the grid's totals and each row's formula
+                                                          cells (line total), on change
 
 The lookup lists what the user may read (the records service's permission
 filter) that matches the link's `filter`, whose `$field` values are taken
@@ -28,6 +29,7 @@ from .. import urls
 from ..formkit import FormKit, form_kit
 from ..formstate import ROW_KEY, LineRow
 from ..templating import render
+from ..widgets import widget_id
 
 LOOKUP_LIMIT = 20
 
@@ -75,7 +77,7 @@ async def lookup(request: Request) -> Response:
     q = (params.get("q") or params.get(name + "__search") or "").strip()[:100]
     current = params.get(name, "")
     options = await run_in_threadpool(_options, kit, entity, f, prefix, q, params)
-    return render(request, "_options.html", {"name": name, "id": "f-" + name.replace(".", "-"),
+    return render(request, "_options.html", {"name": name, "id": widget_id(name),
                                              "options": options, "current": current,
                                              "required": f.required, "searched": bool(q)})
 
@@ -92,9 +94,14 @@ async def lines(request: Request) -> Response:
     op = request.query_params.get("op", "totals")
     builder = kit.builder()
     if op == "totals":
-        totals = await run_in_threadpool(builder.totals, kit.entity.fields[field], state)
+        def refresh() -> tuple[dict[str, Any], list[Any]]:
+            lines_field = kit.entity.fields[field]
+            computed = builder.computed(lines_field, state)      # each row's formulas, as on save
+            return builder.totals(lines_field, state, computed), builder.computed_cells(lines_field, state, computed)
+        totals, cells = await run_in_threadpool(refresh)
         columns = [(c.name, kit.shown.label(c.label), c.name in totals) for c in kit.columns[field]]
-        return render(request, "_lines_totals.html", {"grid_totals": totals, "field": field, "columns": columns})
+        return render(request, "_lines_refresh.html", {"grid_totals": totals, "field": field, "columns": columns,
+                                                       "cells": cells})
     if op == "add":
         rows.append(LineRow(len(rows), None, {}))
     elif op == "remove":

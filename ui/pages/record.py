@@ -22,6 +22,7 @@ from engine.metadata import model as m
 from engine.runtime.actor import Actor
 from engine.runtime.alerts.inbox import Inbox
 from engine.runtime.errors import NotFound
+from engine.runtime.permissions import Action
 
 from .. import urls
 from ..display import Display
@@ -60,28 +61,32 @@ async def record_page(request: Request) -> Response:
 
     def load() -> dict[str, Any]:
         record = svc.records.get(actor, entity.name, record_id)        # 404 unless readable
-        files = svc.files.of_record(actor, entity.name, record_id)
+        # Attachments are read only when the form shows a file field (the read re-checks the record).
+        files = svc.files.of_record(actor, entity.name, record_id) if _shows_files(entity) else {}
+        title = shown.remember(entity, record)      # related rows linking back here need no title query
         shown.prepare(entity, [record])
         related = [(spec, related_page(svc, actor, shown, spec, record_id, 0)) for spec in
                    related_specs(svc, actor, shown, entity)]
         sources = timeline_sources(svc, actor, entity)
         timeline = timeline_page(svc, actor, shown, sources, record_id, 0) if sources else None
+        can_edit = _may(svc, actor, "update", entity.name, record_id)
         return {
             "entity": entity,
             "record": record,
-            "title": shown.title_of(entity, record),
+            "title": title,
             "sections": section_rows(svc, actor, shown, entity, record, files),
             "related": related,
             "timeline": timeline,
             "charts": [_chart(svc, shown, name) for name in entity.views.charts],
             "history": history_rows(svc, actor, shown, entity, record_id),
             "messages": Inbox(svc.engine, svc.tables, svc.permissions).record_messages(actor, entity.name, record_id),
-            "can_edit": svc.permissions.can(actor, "update", entity.name, record_id),
-            "can_delete": svc.permissions.can(actor, "delete", entity.name, record_id),
+            "can_edit": can_edit,
+            "can_delete": _may(svc, actor, "delete", entity.name, record_id),
             "list_url": urls.entity_list(entity.name),
             "page_size": PAGE_SIZE,
             # Move control, approval state, conversion buttons (record_workflow.py, _record_workflow.html).
-            "workflow": workflow_panel(svc, actor, entity, record, request_locale(request)),
+            "workflow": workflow_panel(svc, actor, entity, record, request_locale(request), may_update=can_edit,
+                                       user_names=shown.user_names),
         }
     return render(request, page_templates("record", entity.name), await run_in_threadpool(load))
 
@@ -117,6 +122,20 @@ async def timeline_more(request: Request) -> Response:
         sources = timeline_sources(svc, actor, entity)
         return {"timeline": timeline_page(svc, actor, shown, sources, record_id, offset)}
     return render(request, "_timeline_items.html", await run_in_threadpool(load))
+
+
+def _shows_files(entity: m.Entity) -> bool:
+    return any(entity.fields[n].type == "file" for section in entity.views.form for n in section.fields
+               if n in entity.fields)
+
+
+def _may(svc: Services, actor: Actor, action: Action, entity: str, record_id: int) -> bool:
+    """`Permissions.can` on a record this request has just read: a scope of none or all
+    decides without asking the database again (the same answer `can` gives)."""
+    scope = svc.permissions.scope(actor, entity, action)
+    if scope in ("none", "all"):
+        return scope == "all"
+    return svc.permissions.can(actor, action, entity, record_id)
 
 
 def _chart(svc: Services, shown: Display, name: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ The panel (`_record_workflow.html`, included by record.html) shows:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -30,14 +30,21 @@ from .lists import readable_entity
 
 
 def workflow_panel(svc: Services, actor: Actor, entity: m.Entity, record: Mapping[str, Any],
-                   locale: str) -> dict[str, Any] | None:
-    """What the panel shows for this record, or None when the entity has no workflow."""
+                   locale: str, *, may_update: bool | None = None,
+                   user_names: Callable[[], Mapping[int, str]] | None = None) -> dict[str, Any] | None:
+    """What the panel shows for this record, or None when the entity has no workflow.
+
+    The record page passes what it already knows (whether the user may update the record,
+    its users' names) so the panel adds no query of its own for them."""
     workflow = svc.workflow
     if workflow is None:
         return None
     fallback = svc.config.company.default_locale
     record_id = int(record["id"])
-    may_update = svc.permissions.can(actor, "update", entity.name, record_id)
+    if may_update is None:
+        may_update = svc.permissions.can(actor, "update", entity.name, record_id)
+    if user_names is None:
+        user_names = (lambda: {u.id: u.full_name or u.username for u in svc.users.list(include_disabled=True)})
     panel: dict[str, Any] = {"move": None, "approvals": [], "conversions": []}
     stage_field = svc.config.stage_field(entity.name)
     pipeline = svc.config.pipeline_for(entity.name)
@@ -46,13 +53,14 @@ def workflow_panel(svc: Services, actor: Actor, entity: m.Entity, record: Mappin
         targets = workflow.pipelines.targets(entity.name, current)
         panel["move"] = {"version": record.get("version"),
                          "targets": [(k, pipeline.stage(k).label.text(locale, fallback)) for k in targets]}
-    names = {u.id: u.full_name or u.username for u in svc.users.list(include_disabled=True)}
     approvals = workflow.approvals
+    names: Mapping[int, str] | None = None
     with svc.engine.connect() as conn:
         for approval in approvals.of_entity(entity.name):
             latest = approvals.latest(conn, approval.name, entity.name, record_id)
             if latest is None:
                 continue
+            names = names if names is not None else user_names()       # read once, only when needed
             d = approvals.decisions
             rows = conn.execute(select(d).where(d.c.request_id == latest["id"]).order_by(d.c.at, d.c.id)).mappings()
             panel["approvals"].append({
