@@ -156,7 +156,7 @@ def test_step_written_as_text() -> None:
 def test_one_of_several_keys_is_needed() -> None:
     error = the_error("dashboard: d\nwidgets:\n  - {size: wide}\n")
     assert (error.code, error.path, error.message) == ("CRM-E101", "widgets[0]",
-                                                       "needs one of 'kpi', 'report' or 'quota'")
+                                                       "needs one of 'kpi', 'report', 'quota' or 'forecast'")
 
 
 def test_keys_that_exclude_each_other() -> None:
