@@ -102,7 +102,7 @@ def main() -> None:
 
     def snapshot() -> None:
         with engine.begin() as conn:
-            conn.execute(tables("crm_forecast_snapshots").delete())
+            conn.execute(tables("crm_forecast_snapshot_rows").delete())
         take_snapshot(reports, spec, now=NOW)
 
     engine_ms = best(lambda: forecast(reports, SYSTEM, "sales", period="this_year"), args.runs)

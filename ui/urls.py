@@ -89,6 +89,7 @@ def board(entity: str) -> str:
     return BOARD.format(entity=quote(entity))
 # Configuration editing for administrators (ui/pages/admin_config.py, admin_config_forms.py, admin_history.py).
 ADMIN_CONFIG = "/admin/config"
+ADMIN_CONFIG_NEW = "/admin/config/new"
 ADMIN_CONFIG_DOC = "/admin/config/doc/{path:path}"
 ADMIN_CONFIG_CHECK = "/admin/config/check/{path:path}"
 ADMIN_CONFIG_REVIEW = "/admin/config/review/{path:path}"
@@ -98,6 +99,7 @@ ADMIN_CONFIG_HISTORY = "/admin/config/history"
 ADMIN_CONFIG_ROLLBACK = "/admin/config/history/{rev:int}/rollback"
 # Forecasts of pipelines with `forecast:` (ui/pages/forecasts.py; docs/reports-ui.md).
 FORECAST = "/forecasts/{name}"
+FORECAST_DRILL = "/forecasts/{name}/drill"
 
 
 def forecast(name: str) -> str:

@@ -6,6 +6,8 @@
     review = admin.review(actor, "entities/deal.yaml", text, base="7")   # diff + plan + scenario tests
     rev = admin.apply(actor, "entities/deal.yaml", text, base="7", reason="...", confirm=False)
     admin.history(actor); admin.review_rollback(actor, "3"); admin.rollback(actor, "3", base="7", reason="...")
+    admin.new_document(actor, "entities/vehicle.yaml")      # a path a new document may take (else 422)
+    admin.review(actor, "entities/vehicle.yaml", text, base="7", new=True)   # then apply(..., new=True)
 
 Administrators only: every method checks first and raises Forbidden for
 anyone else, so no page can forget it. The edited document replaces its file
@@ -15,10 +17,17 @@ tests, plan, apply, record) with `base` = the revision the editor started
 from, so two admins editing at once get a `RevisionConflict`, never a silent
 overwrite. Before the first revision is pushed, the configuration the server
 runs is the starting point.
+
+A new document (`new=True`) takes a path that does not exist yet: `folder/name.yaml`
+with the folder one of NEW_FOLDERS and a lowercase name; anything else (an
+existing path, `..`, an absolute path, another folder or suffix) is refused
+with the reason before anything is validated, so `crm config pull` can never
+be made to write outside the configuration folder.
 """
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -34,6 +43,9 @@ from .permissions import Permissions
 from .plan import Plan, plan_migration
 
 ROOT = "."      # errors name files relative to the configuration folder: entities/deal.yaml:3:5
+# Where the editor may create a document (templates are not YAML; crm.yaml and roles.yaml exist already).
+NEW_FOLDERS = ("entities", "pipelines", "approvals", "alerts", "reports", "tests")
+NEW_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}\.yaml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +107,17 @@ class ConfigAdmin:
             raise NotFound(f"the configuration has no file {path}")
         return current, files[path]
 
-    def check(self, actor: Actor, path: str, text: str) -> list[ConfigError]:
+    def new_document(self, actor: Actor, path: str) -> tuple[rv.Revision | None, str]:
+        """The active revision and the (empty) text of a new document at `path`; 422 for a path it may not take."""
+        current, files = self.documents(actor)
+        problem = new_path_problem(path, files)
+        if problem:
+            raise ValidationFailed({"path": [problem]})
+        return current, ""
+
+    def check(self, actor: Actor, path: str, text: str, *, new: bool = False) -> list[ConfigError]:
         """Every error of the whole configuration with `path` holding `text`."""
-        _, files = self._files_with(actor, path)
+        _, files = self._files_with(actor, path, new=new)
         return _validate({**files, path: text})[1]
 
     def history(self, actor: Actor) -> list[tuple[rv.Revision, str]]:
@@ -111,9 +131,9 @@ class ConfigAdmin:
                 for rev in revisions]
 
     # -- reviewing ---------------------------------------------------------------------------
-    def review(self, actor: Actor, path: str, text: str, base: str | None) -> Review:
+    def review(self, actor: Actor, path: str, text: str, base: str | None, *, new: bool = False) -> Review:
         """Validation, diff, plan and scenario tests of one document's new text, nothing applied."""
-        current, files = self._files_with(actor, path)
+        current, files = self._files_with(actor, path, new=new)
         return self._review(current, files, {**files, path: text}, base, run_tests=True)
 
     def review_rollback(self, actor: Actor, ref: str, base: str | None) -> tuple[rv.Revision, Review]:
@@ -135,16 +155,17 @@ class ConfigAdmin:
         if config is None or not review.changed:
             return review
         if run_tests and config.tests:
-            from .scenarios import run_tests as run_scenarios
-            review.tests = [TestResult(o.name, o.file, o.passed, o.reason) for o in run_scenarios(config)]
+            # Kept by content: applying these exact files right after reuses this run (scenario_results.py)
+            from .scenario_results import scenario_outcomes
+            review.tests = [TestResult(o.name, o.file, o.passed, o.reason) for o in scenario_outcomes(config)]
         review.plan = plan_migration(self.engine, config, self._previous(current))
         return review
 
     # -- applying ----------------------------------------------------------------------------
     def apply(self, actor: Actor, path: str, text: str, *, base: str | None, reason: str,
-              confirm: bool = False) -> rv.Revision:
+              confirm: bool = False, new: bool = False) -> rv.Revision:
         """Pushes the configuration with `path` holding `text` as a new revision (see revisions.push)."""
-        current, files = self._files_with(actor, path)
+        current, files = self._files_with(actor, path, new=new)
         reason = _required_reason(reason)
         self._check_base(current, base)
         _, errors = _validate({**files, path: text})
@@ -166,10 +187,15 @@ class ConfigAdmin:
         if not self.permissions.is_admin(actor):
             raise Forbidden("only administrators change the configuration")
 
-    def _files_with(self, actor: Actor, path: str) -> tuple[rv.Revision | None, dict[str, str]]:
-        """The active files, refusing a path that is not one of them (the editor changes, never adds)."""
+    def _files_with(self, actor: Actor, path: str, *, new: bool = False
+                    ) -> tuple[rv.Revision | None, dict[str, str]]:
+        """The active files; `path` must be one of them, or with `new` a path a new document may take."""
         current, files = self.documents(actor)
-        if path not in files:
+        if new:
+            problem = new_path_problem(path, files)
+            if problem:
+                raise ValidationFailed({"path": [problem]})
+        elif path not in files:
             raise NotFound(f"the configuration has no file {path}")
         return current, files
 
@@ -198,6 +224,26 @@ class ConfigAdmin:
                 "configuration the server started with; nothing was changed (open the document again, "
                 "redo the change, and apply it)")
 
+
+
+def new_path_problem(path: str, files: Mapping[str, str]) -> str | None:
+    """Why a new document may not be at `path` (None: it may). Only `folder/name.yaml` passes."""
+    shown = path if len(path) <= 80 else path[:77] + "..."
+    if not path:
+        return "give the new document's path, like entities/vehicle.yaml"
+    if path.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", path):
+        return f"{shown}: the path must be relative to the configuration folder, like entities/vehicle.yaml"
+    parts = path.split("/")
+    if "\\" in path or any(p in ("", ".", "..") for p in parts):
+        return f"{shown}: '..', '.', '\\' and empty parts are not allowed in a path"
+    if len(parts) != 2 or parts[0] not in NEW_FOLDERS:
+        return f"{shown}: a new document goes in one of the folders {', '.join(NEW_FOLDERS)} (folder/name.yaml)"
+    if not NEW_NAME.fullmatch(parts[1]):
+        return (f"{shown}: the file name must be lowercase letters, digits and _ (starting with a letter, "
+                "at most 40) ending in .yaml, like vehicle.yaml")
+    if path in files or path[:-5] + ".yml" in files:
+        return f"{path} already exists: open it from the configuration page to change it"
+    return None
 
 
 def _validate(files: dict[str, str]) -> tuple[m.Config | None, list[ConfigError]]:

@@ -258,7 +258,12 @@ def engine_tables(metadata: MetaData) -> None:
           Column("expires_at", UtcDateTime(), nullable=True),
           Column("snapshot", Text, nullable=True),                # JSON: the locked values when made
           Index("ix_crm_approval_requests_entity_record_id", "entity", "record_id"),
-          Index("ix_crm_approval_requests_status", "status"))
+          Index("ix_crm_approval_requests_status", "status"),
+          # The approval notices' catch-up sweep (alerts/approval_notices.py `due(since=)`, every
+          # minute) reads `created_at >= since OR decided_at >= since`: one index per side, so
+          # PostgreSQL ORs two bitmap index scans and SQLite a MULTI-INDEX OR, instead of a full scan.
+          Index("ix_crm_approval_requests_created_at", "created_at"),
+          Index("ix_crm_approval_requests_decided_at", "decided_at"))
     Table("crm_approval_decisions", metadata,
           Column("id", Integer, primary_key=True, autoincrement=True),
           Column("request_id", Integer, ForeignKey("crm_approval_requests.id", ondelete="CASCADE"),
@@ -269,11 +274,15 @@ def engine_tables(metadata: MetaData) -> None:
           Column("reason", Text, nullable=True),
           Column("at", UtcDateTime(), nullable=False))
     alert_tables(metadata)
-    # One row per forecast, day, owner and close month (reports/forecast_snapshots.py); 0 = no owner.
-    Table("crm_forecast_snapshots", metadata,
+    # One row per forecast, day, owner, close month and the deals' read keys (reports/forecast_snapshots.py).
+    # `owner` and `team` are the records' own (0 / '' = none): named like an owned entity's columns, so
+    # Permissions.row_filter applies to a snapshot row exactly as to the deals it sums.
+    Table("crm_forecast_snapshot_rows", metadata,
           Column("forecast", String(40), primary_key=True),
           Column("snapshot_date", Date, primary_key=True),
-          Column("owner_id", Integer, primary_key=True),
+          Column("owner_id", Integer, primary_key=True),          # the forecast's `owner` field (0: none)
+          Column("owner", Integer, primary_key=True),             # the record's owner (0: none)
+          Column("team", String(40), primary_key=True),           # the record's team ('': none)
           Column("close_month", Date, primary_key=True),
           Column("won", Numeric(20, 4), nullable=True),
           Column("commit_amount", Numeric(20, 4), nullable=True),

@@ -252,3 +252,130 @@ def test_failing_scenario_tests_are_shown_and_block_the_change(cworld: ConfigWor
     ok = review_form(root, DOC, ACCOUNT.replace("[a, b]", "[a, b, c]"), str(second.id))
     assert 'data-test-passed="yes"' in ok.text and "data-apply" in ok.text
     assert rv.active(cworld.engine).id == second.id
+
+
+def test_scenario_tests_run_once_per_apply_and_again_for_other_content(cworld: ConfigWorld, monkeypatch) -> None:
+    from engine.runtime import scenario_results
+    scenario_results.forget()                # runs are kept per process, whatever the database
+    files = {**rv.active(cworld.engine).files, "tests/accounts.yaml": PASSING}
+    second = rv.push(cworld.engine, files, author="consultant", reason="a scenario test")
+    runs: list[str] = []
+    real = scenario_results.run_tests
+
+    def counted(config):                     # the real runs, counted
+        runs.append(config.revision)
+        return real(config)
+    monkeypatch.setattr(scenario_results, "run_tests", counted)
+    root = cworld.browser("root")
+    changed = ACCOUNT.replace("[a, b]", "[a, b, c]")
+    review = review_form(root, DOC, changed, str(second.id))
+    assert 'data-test-passed="yes"' in review.text and len(runs) == 1
+    assert apply(root, DOC, changed, str(second.id), "option c").status_code == 303
+    assert len(runs) == 1                    # the same files: the review's passing run is the gate's
+    third = rv.active(cworld.engine)
+    assert third.files[DOC] == changed
+    review = review_form(root, DOC, changed.replace("[a, b, c]", "[a, b, c, d]"), str(third.id))
+    assert len(runs) == 2
+    # applying text other than what was reviewed (one byte more) runs the tests again
+    assert apply(root, DOC, changed.replace("[a, b, c]", "[a, b, c, e]"), str(third.id), "e").status_code == 303
+    assert len(runs) == 3 and rv.active(cworld.engine).files[DOC].count("e]") == 1
+
+
+def test_a_remembered_run_is_only_a_passing_one_of_the_same_files_and_recent() -> None:
+    from engine.runtime import scenario_results as sr
+    from engine.runtime.scenarios import Outcome
+
+    class Config:                            # what scenario_outcomes reads of a Config
+        def __init__(self, files):
+            self.files = files
+    sr.forget()
+    now = [1000.0]
+    calls: list[dict] = []
+
+    def run(config):
+        calls.append(config.files)
+        return [Outcome("tests/a.yaml", "a", "bad" not in config.files["tests/a.yaml"])]
+    good, bad = Config({"tests/a.yaml": "good"}), Config({"tests/a.yaml": "bad"})
+    assert sr.scenario_outcomes(good, run=run, clock=lambda: now[0])[0].passed
+    assert sr.scenario_outcomes(Config({"tests/a.yaml": "good"}), run=run, clock=lambda: now[0])[0].passed
+    assert len(calls) == 1                   # same content: reused
+    assert sr.scenario_outcomes(Config({"tests/a.yaml": "good "}), run=run, clock=lambda: now[0])
+    assert len(calls) == 2                   # one byte differs: run
+    assert not sr.scenario_outcomes(bad, run=run, clock=lambda: now[0])[0].passed
+    assert not sr.scenario_outcomes(bad, run=run, clock=lambda: now[0])[0].passed
+    assert len(calls) == 4                   # a failing run is never kept
+    now[0] += sr.MAX_AGE + 1
+    sr.scenario_outcomes(good, run=run, clock=lambda: now[0])
+    assert len(calls) == 5                   # too old: run again
+    sr.forget()
+
+
+NEW_ENTITY = """\
+entity: vehicle
+title: plate
+fields:
+  plate: {type: string, required: true}
+"""
+
+
+def test_an_admin_creates_a_new_document_through_review_and_apply(cworld: ConfigWorld) -> None:
+    root = cworld.browser("root")
+    assert 'data-config-new' in root.get("/admin/config").text
+    assert 'data-new-document-form' in root.get("/admin/config/new").text
+    editor = root.post("/admin/config/new", data={"folder": "entities", "name": "vehicle",
+                                                  "csrf_token": token(root)})
+    assert editor.status_code == 200 and "data-new-document" in editor.text
+    assert hidden(editor.text, "new") == "yes" and "entity: vehicle" in editor.text
+    data = {"text": NEW_ENTITY, "base": "1", "new": "yes", "csrf_token": token(root)}
+    assert root.post("/admin/config/check/entities/vehicle.yaml", data=data, headers=HTMX).status_code == 200
+    review = root.post("/admin/config/review/entities/vehicle.yaml", data=data)
+    assert review.status_code == 200 and "/dev/null" in review.text and "+entity: vehicle" in review.text
+    assert "data-apply" in review.text and hidden(review.text, "new") == "yes"
+    back = root.post("/admin/config/doc/entities/vehicle.yaml", data=data)             # "Back to the editor"
+    assert back.status_code == 200 and "data-new-document" in back.text and "title: plate" in back.text
+    assert "vehicle" in review.text.split('data-plan-group', 1)[1]           # the plan creates its table
+    r = root.post("/admin/config/apply/entities/vehicle.yaml", data={**data, "reason": "fleet"})
+    assert r.status_code == 303
+    assert rv.active(cworld.engine).files["entities/vehicle.yaml"] == NEW_ENTITY
+    import sqlalchemy as sa
+    assert "vehicle" in sa.inspect(cworld.engine).get_table_names()
+    # now it exists: creating it again is refused, and it opens as an ordinary document
+    again = root.post("/admin/config/new", data={"folder": "entities", "name": "vehicle", "csrf_token": token(root)})
+    assert again.status_code == 422 and "already exists" in again.text
+    assert root.get("/admin/config/doc/entities/vehicle.yaml").status_code == 200
+
+
+@pytest.mark.parametrize("folder,name,why", [
+    ("entities", "../roles", "not allowed in a path"),
+    ("entities", "../../etc/passwd", "not allowed in a path"),
+    ("templates", "x", "one of the folders"),
+    ("entities", "Vehicle", "lowercase"),
+    ("entities", "deal", "already exists"),
+])
+def test_a_new_document_path_that_may_not_be_taken_is_refused(cworld: ConfigWorld, folder, name, why) -> None:
+    root = cworld.browser("root")
+    r = root.post("/admin/config/new", data={"folder": folder, "name": name, "csrf_token": token(root)})
+    assert r.status_code == 422 and why in r.text and "data-path-error" in r.text
+    assert [x.id for x in rv.log(cworld.engine)] == [1]
+
+
+def test_crafted_new_document_paths_and_non_admins_are_refused(cworld: ConfigWorld) -> None:
+    root = cworld.browser("root")
+    data = {"text": NEW_ENTITY, "base": "1", "new": "yes", "reason": "crafted", "csrf_token": token(root)}
+    for path in ("entities/%2E%2E/roles.yaml", "%2E%2E/x.yaml", "/etc/vehicle.yaml", "entities/deal.yaml",
+                 "entities/sub/vehicle.yaml", "crm.yaml"):
+        for step in ("check", "review", "apply"):
+            r = root.post(f"/admin/config/{step}/{path}", data=data)
+            assert r.status_code == 422, (step, path, r.status_code)
+    assert [x.id for x in rv.log(cworld.engine)] == [1]
+    assert rv.active(cworld.engine).files["entities/deal.yaml"] != NEW_ENTITY
+    for username in ("anna", "mona"):
+        client = cworld.browser(username)
+        csrf = token(client)
+        assert client.get("/admin/config/new").status_code == 403
+        assert client.post("/admin/config/new", data={"folder": "entities", "name": "vehicle",
+                                                      "csrf_token": csrf}).status_code == 403
+        for step in ("check", "review", "apply", "doc"):
+            r = client.post(f"/admin/config/{step}/entities/vehicle.yaml", data={**data, "csrf_token": csrf})
+            assert r.status_code == 403, (username, step)
+    assert [x.id for x in rv.log(cworld.engine)] == [1]

@@ -85,3 +85,40 @@ def test_the_dashboard_period_rerenders_widgets_and_keeps_links_in_step(fworld):
     kpi = this.split('data-widget="deal_count"', 1)[1].split("</section>", 1)[0]
     assert '<p class="kpi-value">3</p>' in kpi
     assert mona.get("/dashboards/team_board?period=never").status_code == 422
+
+
+def drill_links(html: str, by: str) -> list[str]:
+    found = re.findall(rf'class="drill" href="(/forecasts/sales/drill\?[^"]*by={by}[^"]*)"', html)
+    return [m.replace("&amp;", "&") for m in found]
+
+
+def deal_names(html: str) -> list[str]:
+    return sorted(re.findall(r'<td><a href="/records/deal/\d+">([^<]+)</a></td>', html))
+
+
+def test_each_line_and_bar_drills_into_the_deals_it_counts(fworld):
+    import html as htmllib
+    import json
+    mona = fworld.signed_in("mona")
+    page = mona.get("/forecasts/sales?period=this_year").text
+    anna_id = fworld.actor("anna").id
+    owners = drill_links(page, "owner")
+    assert len(owners) == 2 and all("period=this_year" in u for u in owners)
+    anna = next(u for u in owners if f"key={anna_id}" in u)
+    assert deal_names(mona.get(anna).text) == ["A-new", "A-renew"]
+    months = drill_links(page, "month")
+    assert len(months) == 1
+    listed = mona.get(months[0])
+    assert listed.status_code == 200 and deal_names(listed.text) == ["A-new", "A-renew", "B-new"]
+    assert 'href="/forecasts/sales?period=this_year"' in listed.text         # back to the forecast
+    spec = json.loads(htmllib.unescape(re.search(r'data-chart-spec="([^"]*)"', page).group(1)))
+    best = next(ds for ds in spec["datasets"] if ds["label"] == "Best case")
+    assert deal_names(mona.get(best["drill"][0]).text) == ["A-new", "A-renew", "B-new"]   # every deal is open
+    won = next(ds for ds in spec["datasets"] if ds["label"] == "Won")
+    assert "measure=won" in won["drill"][0] and deal_names(mona.get(won["drill"][0]).text) == []
+    # anna opening the same month sees her deals only; a crafted owner key shows nothing of ben's
+    assert deal_names(fworld.signed_in("anna").get(months[0]).text) == ["A-new", "A-renew"]
+    ben = next(u for u in owners if f"key={anna_id}" not in u)
+    assert deal_names(fworld.signed_in("anna").get(ben).text) == []
+    assert fworld.signed_in("vic").get(months[0]).status_code == 403
+    assert mona.get("/forecasts/sales/drill?by=month&key=soon").status_code == 422

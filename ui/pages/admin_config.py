@@ -6,6 +6,13 @@
     POST /admin/config/check/{path}         htmx: the real validator's errors for the text typed so far
     POST /admin/config/review/{path}        the diff, migration plan and scenario tests; asks for a reason
     POST /admin/config/apply/{path}         applies it as a new revision (revisions.push with base=)
+    GET  /admin/config/new                  the form for a new document (folder and file name)
+    POST /admin/config/new                  the editor on a new document at folder/name.yaml (path checked)
+
+A new document's editor, review and apply send `new=yes` with the text: the
+same handlers then take a path that does not exist yet, after
+`ConfigAdmin` has checked it (allowed folder, a lowercase name ending in
+.yaml, no `..` or absolute path, not an existing document).
 
 Only administrators: every call goes through `ConfigAdmin`, which refuses
 anyone else (403), crafted POSTs included. Nothing is applied without a
@@ -23,7 +30,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.runtime import revisions as rv
-from engine.runtime.config_admin import ConfigAdmin, Review, errors_in
+from engine.runtime.config_admin import NEW_FOLDERS, ConfigAdmin, Review, errors_in
 from engine.runtime.errors import ValidationFailed
 
 from .. import urls
@@ -51,6 +58,54 @@ def form_text(value: object, stored: str) -> str:
     return text if "\r\n" in stored else text.replace("\r\n", "\n")
 
 
+def is_new(form: Any) -> bool:
+    return form.get("new") == "yes"
+
+
+async def stored(request: Request, path: str, new: bool) -> tuple[rv.Revision | None, str]:
+    """The active revision and the document's stored text ("" for a new document, whose path is checked)."""
+    admin, actor = config_admin(request), signed_in_actor(request)
+    if new:
+        return await run_in_threadpool(admin.new_document, actor, path)
+    return await run_in_threadpool(admin.document, actor, path)
+
+
+# What a new document starts with, by folder: its kind and name, valid or nearly (the editor says what is missing).
+STARTERS = {
+    "entities": "entity: {name}\ntitle: name\nfields:\n  name: {{type: string, required: true}}\n",
+    "pipelines": "pipeline: {name}\nentity: \nstages:\n  - {{key: new, probability: 10}}\n",
+    "approvals": "approval: {name}\nentity: \nwhen: \"\"\nsteps:\n  - {{role: }}\n",
+    "alerts": "alert: {name}\nentity: \n",
+    "reports": "report: {name}\nentity: \nmeasures:\n  count: {{expr: \"count()\"}}\n",
+    "tests": "test: {name}\nwhen: []\nexpect: []\n",
+}
+
+
+def starter_text(path: str) -> str:
+    folder, _, file = path.partition("/")
+    return STARTERS.get(folder, "").format(name=file.removesuffix(".yaml"))
+
+
+async def new_document(request: Request) -> Response:
+    """GET: the folder and name form. POST: the editor on the new path (422 with the reason if refused)."""
+    admin, actor = config_admin(request), signed_in_actor(request)
+    current, _ = await run_in_threadpool(admin.documents, actor)        # 403 for anyone but an admin
+    folder, name, problems = NEW_FOLDERS[0], "", {}
+    if request.method == "POST":
+        form = await request.form()
+        folder, name = str(form.get("folder", "")).strip(), str(form.get("name", "")).strip()
+        path = f"{folder}/{name}" if name.endswith(".yaml") else f"{folder}/{name}.yaml"
+        try:
+            await run_in_threadpool(admin.new_document, actor, path)
+        except ValidationFailed as exc:
+            problems = exc.fields
+        else:
+            return await editor(request, path, starter_text(path), str(current.id) if current else "", new=True)
+    return render(request, "admin_config_new.html", {
+        "current": current, "folders": NEW_FOLDERS, "folder": folder, "name": name, "problems": problems,
+    }, status_code=422 if problems else 200)
+
+
 async def browse(request: Request) -> Response:
     current, files = await run_in_threadpool(config_admin(request).documents, signed_in_actor(request))
     groups: dict[str, list[str]] = {g: [] for g in GROUPS}
@@ -62,50 +117,53 @@ async def browse(request: Request) -> Response:
 
 async def document(request: Request) -> Response:
     """The editor on the active text (GET) or on the text sent back from a review (POST)."""
-    admin, actor, path = config_admin(request), signed_in_actor(request), _path(request)
-    current, text = await run_in_threadpool(admin.document, actor, path)
+    path = _path(request)
+    form = await request.form() if request.method == "POST" else {}
+    new = is_new(form)
+    current, text = await stored(request, path, new)
     base = str(current.id) if current else ""
     if request.method == "POST":
-        form = await request.form()
         text, base = form_text(form.get("text"), text), str(form.get("base", base))
-    return await editor(request, path, text, base)
+    return await editor(request, path, text, base, new=new)
 
 
-async def editor(request: Request, path: str, text: str, base: str, *,
+async def editor(request: Request, path: str, text: str, base: str, *, new: bool = False,
                  form_errors: dict[str, list[str]] | None = None, status_code: int = 200) -> Response:
     admin, actor = config_admin(request), signed_in_actor(request)
     current, _ = await run_in_threadpool(admin.documents, actor)
-    errors = await run_in_threadpool(admin.check, actor, path, text)
+    errors = await run_in_threadpool(lambda: admin.check(actor, path, text, new=new))
     return render(request, "admin_config_doc.html", {
-        "path": path, "text": text, "base": base, "current": current,
-        **_errors_context(errors, path), "forms": form_context(path, text),
+        "path": path, "text": text, "base": base, "current": current, "new": new,
+        **_errors_context(errors, path), "forms": None if new else form_context(path, text),
         "form_errors": form_errors or {},
     }, status_code=status_code)
 
 
 async def check(request: Request) -> Response:
     admin, actor, path = config_admin(request), signed_in_actor(request), _path(request)
-    _, stored = await run_in_threadpool(admin.document, actor, path)
     form = await request.form()
-    errors = await run_in_threadpool(admin.check, actor, path, form_text(form.get("text"), stored))
+    new = is_new(form)
+    _, text = await stored(request, path, new)
+    errors = await run_in_threadpool(lambda: admin.check(actor, path, form_text(form.get("text"), text), new=new))
     return render(request, "_config_errors.html", {"path": path, **_errors_context(errors, path)})
 
 
 async def review(request: Request) -> Response:
     path = _path(request)
-    _, stored = await run_in_threadpool(config_admin(request).document, signed_in_actor(request), path)
     form = await request.form()
-    return await show_review(request, path, form_text(form.get("text"), stored), str(form.get("base", "")))
+    new = is_new(form)
+    _, text = await stored(request, path, new)
+    return await show_review(request, path, form_text(form.get("text"), text), str(form.get("base", "")), new=new)
 
 
 async def show_review(request: Request, path: str, text: str, base: str, *, refused: Any = None,
                       problems: dict[str, list[str]] | None = None, reason: str = "",
-                      status_code: int = 200) -> Response:
+                      status_code: int = 200, new: bool = False) -> Response:
     """The review page: what applying `text` would change, and the form that applies it."""
     admin, actor = config_admin(request), signed_in_actor(request)
-    result: Review = await run_in_threadpool(admin.review, actor, path, text, base or None)
+    result: Review = await run_in_threadpool(lambda: admin.review(actor, path, text, base or None, new=new))
     return render(request, "admin_config_review.html", {
-        "path": path, "text": text, "base": base, "review": result, "reason": reason,
+        "path": path, "text": text, "base": base, "review": result, "reason": reason, "new": new,
         "refused": refused, "problems": problems or {}, **_errors_context(result.errors, path),
         "apply_url": request.url_for("admin_config_apply", path=path).path,
         "back_url": request.url_for("admin_config_doc", path=path).path,
@@ -114,18 +172,19 @@ async def show_review(request: Request, path: str, text: str, base: str, *, refu
 
 async def apply(request: Request) -> Response:
     admin, actor, path = config_admin(request), signed_in_actor(request), _path(request)
-    _, stored = await run_in_threadpool(admin.document, actor, path)
     form = await request.form()
-    text, base, reason = form_text(form.get("text"), stored), str(form.get("base", "")), str(form.get("reason", ""))
+    new = is_new(form)
+    _, before = await stored(request, path, new)
+    text, base, reason = form_text(form.get("text"), before), str(form.get("base", "")), str(form.get("reason", ""))
     confirm = form.get("confirm") == "yes"
     try:
         rev = await run_in_threadpool(lambda: admin.apply(actor, path, text, base=base or None,
-                                                          reason=reason, confirm=confirm))
+                                                          reason=reason, confirm=confirm, new=new))
     except ValidationFailed as exc:
         return await show_review(request, path, text, base, problems=exc.fields, reason=reason,
-                                 status_code=422)
+                                 status_code=422, new=new)
     except rv.RevisionRefused as exc:
-        return await show_review(request, path, text, base, refused=exc, reason=reason, status_code=409)
+        return await show_review(request, path, text, base, refused=exc, reason=reason, status_code=409, new=new)
     await switch_to_active(request)
     return RedirectResponse(applied_url(request, rev), status_code=303)
 
@@ -147,6 +206,7 @@ def _errors_context(errors: list[Any], path: str) -> dict[str, Any]:
 
 ROUTES = [
     Route(urls.ADMIN_CONFIG, browse, methods=["GET"], name="admin_config"),
+    Route(urls.ADMIN_CONFIG_NEW, new_document, methods=["GET", "POST"], name="admin_config_new"),
     Route(urls.ADMIN_CONFIG_DOC, document, methods=["GET", "POST"], name="admin_config_doc"),
     Route(urls.ADMIN_CONFIG_CHECK, check, methods=["POST"], name="admin_config_check"),
     Route(urls.ADMIN_CONFIG_REVIEW, review, methods=["POST"], name="admin_config_review"),

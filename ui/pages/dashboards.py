@@ -35,7 +35,7 @@ from .. import urls
 from ..services import Services
 from ..templating import render
 from ..web import is_htmx, services, signed_in_actor
-from .forecasts import forecast_chart, last_day
+from .forecasts import forecast_chart, last_day, line_drills
 from .record import display_for
 from .reports import PERIOD_NAMES, chart_spec, drill_url, reports_for
 
@@ -75,7 +75,7 @@ def board_context(request: Request, svc: Services, actor: Actor, name: str) -> d
                         url=root + urls.report(w.name) + query if opens else None)
         if w.kind == "forecast" and w.result is not None:
             query = "?" + urlencode({"period": period}) if period else ""
-            item.update(spec=forecast_chart(w.result, gettext), url=root + urls.forecast(w.name) + query,
+            item.update(spec=forecast_chart(w.result, gettext, line_drills(root, w.name, period)), url=root + urls.forecast(w.name) + query,
                         period_last=last_day(w.result))
         if w.kind == "kpi" and w.result is not None:
             k, currency = w.result, svc.config.company.currency

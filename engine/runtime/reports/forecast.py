@@ -21,6 +21,10 @@ date is in the period:
 Quota: the target named by `forecast.quota` summed over the quota periods
 that start inside the forecast period (a stored target overrides the
 configured one for its user and period, as on quota widgets).
+
+Drill-down: `forecast_drill(reports, actor, "sales", by="month", key=date(2025, 3, 1))`
+is the page of deals behind one line (or, with `measure=`, behind one of its
+measures: a chart bar), through the records service's list SELECT.
 """
 from __future__ import annotations
 
@@ -38,6 +42,8 @@ from ...metadata.forecasts import ForecastFields, forecasts
 from ..actor import Actor
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..exprs import user_row
+from ..query import row_to_dict
+from ..records import MAX_PAGE, Page, Records
 from .buckets import bucket_group
 from .compiler import hidden_reads
 from .formats import bucket_label, format_value
@@ -139,6 +145,97 @@ def forecast_statement(reports: Reports, actor: Actor, spec: ForecastFields, per
         raise ValidationFailed(messages=[f"forecast {spec.name}: {exc.message}"]) from exc
     return (sa.select(value.label("g"), *measures).select_from(sc.from_clause()).where(where)
             .group_by(key))
+
+
+# The deals a measure counts (a line's deals: open or won; lost deals add to no measure).
+DRILL_MEASURES = ("won", "commit", "weighted", "best_case", "open_deals")
+
+
+def drill_condition(spec: ForecastFields, measure: str | None) -> str:
+    """The deals `measure` adds up, in the expression language (None: every deal of the line)."""
+    s = spec.stage
+    if measure is None:
+        return f"{s}.open or {s}.won"
+    if measure == "won":
+        return f"{s}.won"
+    if measure == "commit":
+        return f"{s}.open and {s}.probability >= {int(spec.commit)}"
+    if measure in DRILL_MEASURES:
+        return f"{s}.open"
+    raise ValidationFailed({"measure": [f"'{measure}' is not a forecast measure ({', '.join(DRILL_MEASURES)})"]})
+
+
+def drill_key(by: str, key: Any) -> Any:
+    """The line's key from its URL text: a close month (YYYY-MM-01), an owner's id, or '' for none."""
+    if by not in ("month", "owner"):
+        raise ValidationFailed({"by": [f"'{by}' is not a forecast view (month, owner)"]})
+    if key in (None, ""):
+        return None
+    try:
+        if by == "month":
+            day = dt.date.fromisoformat(str(key))
+            if day.day != 1:
+                raise ValueError
+            return day
+        if by == "owner":
+            return int(key)
+    except (TypeError, ValueError):
+        wanted = "close month (YYYY-MM-01)" if by == "month" else "user id"
+        raise ValidationFailed({"key": [f"'{key}' is not a {wanted}"]}) from None
+
+
+def forecast_drill_where(reports: Reports, actor: Actor, name: str, *, period: Any = None, by: str, key: Any,
+                         measure: str | None = None, at: dt.datetime | None = None
+                         ) -> tuple[str, sa.ColumnElement[bool]]:
+    """(entity, WHERE on its table) keeping exactly the deals behind one forecast line (or measure).
+
+    The same conditions as the forecast's statement: the user's read row filter,
+    the close date in the period, the line's close month or owner, and what the
+    measure counts; so the list shows the deals the line adds up, no more.
+    """
+    spec = forecast_spec(reports, actor, name)
+    config = reports.config
+    now = at or reports.clock()
+    _, dates = resolve(reports, period, now)
+    value = drill_key(by, key)
+    params: dict[str, Any] = {"period": dates}
+    texts = [f"{spec.close_date} in $period", f"({drill_condition(spec, measure)})"]
+    if by == "month" and value is not None:
+        end = dt.date(value.year + value.month // 12, value.month % 12 + 1, 1)
+        params["month"] = Period(value, end)
+        texts.append(f"{spec.close_date} in $month")
+    elif by == "month":
+        texts.append(f"{spec.close_date} == null")
+    ptype = type_of_param("period", config)
+    sc = SqlCompiler(config, spec.entity, reports.tables, params=params,
+                     param_types={"period": ptype, "month": ptype}, current_user=user_row(actor), now=now,
+                     drop_null_params=True, visible=reports.permissions.visible_rows(actor))
+    try:
+        tests = [reports.permissions.row_filter(actor, spec.entity, "read", sc.root),  # type: ignore[arg-type]
+                 sc.compile(" and ".join(texts), expected=BOOL)]
+        if by == "owner":
+            owner = sc.compile(spec.owner)
+            tests.append(owner.is_(None) if value is None else owner == value)
+    except ExpressionError as exc:
+        raise ValidationFailed(messages=[f"forecast {spec.name}: {exc.message}"]) from exc
+    ids = sa.select(sc.root.c.id).select_from(sc.from_clause()).where(sa.and_(*tests)).correlate(None)
+    return spec.entity, reports.tables.entity(spec.entity).c.id.in_(ids)
+
+
+def forecast_drill(reports: Reports, actor: Actor, name: str, *, period: Any = None, by: str, key: Any,
+                   measure: str | None = None, at: dt.datetime | None = None, limit: int = 50,
+                   offset: int = 0) -> Page:
+    """A page of the deals behind one forecast line, as the entity's list returns them (same mask)."""
+    records = reports.records or Records(reports.config, reports.engine, reports.tables, clock=reports.clock,
+                                         permissions=reports.permissions)
+    entity, where = forecast_drill_where(reports, actor, name, period=period, by=by, key=key, measure=measure,
+                                         at=at)
+    limit = max(1, min(int(limit), MAX_PAGE))
+    query = records.query.select(actor, entity).where(where)
+    with reports.engine.connect() as conn:
+        rows = conn.execute(query.limit(limit + 1).offset(max(0, int(offset)))).mappings().all()
+    ent = reports.config.entities[entity]
+    return Page([row_to_dict(ent, r) for r in rows[:limit]], len(rows) > limit)
 
 
 def forecast(reports: Reports, actor: Actor, name: str, *, period: Any = None, at: dt.datetime | None = None,

@@ -5,20 +5,29 @@
     for row in result.rows:                       # one per past close month
         row.label, row.actual, row.at_start.expected, row.month_before.expected, row.accuracy
 
-A snapshot is one row per (forecast, day, owner, close month) in
-`crm_forecast_snapshots` (owner 0: deals without one), written by ONE
-`INSERT ... SELECT ... GROUP BY owner, close month` over the deals closing
-this month or later that are open or won, as the system sees them. The key
-makes it idempotent: a second run the same day inserts nothing (it also
-returns early when the day's snapshot exists, so the periodic task costs one
-lookup). `crm worker` runs it (queue.py, `crm.forecast_snapshots`).
+A snapshot is one row per (forecast, day, owner, close month, read keys) in
+`crm_forecast_snapshot_rows` (owner 0: deals without one), written by ONE
+`INSERT ... SELECT ... GROUP BY` over the deals closing this month or later
+that are open or won, as the system sees them. The read keys are the deals'
+own `owner` and `team` columns (0 / '' when empty), so a snapshot row stands
+for deals that every user reads or does not read alike. The key makes it
+idempotent: a second run the same day inserts nothing (it also returns early
+when the day's snapshot exists, so the periodic task costs one lookup).
+`crm worker` runs it (queue.py, `crm.forecast_snapshots`).
 
 Accuracy, for each past month M: what was expected (won + weighted) for M
 in the first snapshot taken in M ("at month start") and in the first one
 taken in the month before ("a month before"), against what was actually won
-in M now (the live forecast statement, under the user's row filter). The
-snapshot rows a user sees follow their read scope of the entity by owner:
-`all` every owner, `team` owners in their team, `own` themselves.
+in M now (the live forecast statement, under the user's row filter).
+
+Who sees which snapshot rows: the deals' own read rule, applied by
+`Permissions.row_filter` to the snapshot table (its `owner` and `team`
+columns are named like an owned entity's): `all` every row; `team` rows of
+deals the user owned or whose team was theirs when the snapshot was taken;
+`own` rows of deals they owned then; `none` nothing. A user therefore sees
+in a snapshot exactly the deals they would have read that day. A forecast
+over an entity without the `owned` trait (read through a link) has no such
+keys: its snapshot rows are shown only to users who read all its records.
 """
 from __future__ import annotations
 
@@ -41,7 +50,7 @@ from .forecast import _as_date, _sum, forecast_spec, forecast_statement, measure
 from .formats import bucket_label, format_value
 from .service import Reports, number
 
-TABLE = "crm_forecast_snapshots"
+TABLE = "crm_forecast_snapshot_rows"
 
 
 def take_snapshots(reports: Reports, *, now: dt.datetime | None = None) -> int:
@@ -60,9 +69,10 @@ def take_snapshot(reports: Reports, spec: ForecastFields, *, now: dt.datetime) -
         if taken is not None:
             return 0
         conn.execute(dialect_insert(conn, table).from_select(
-            ["forecast", "snapshot_date", "owner_id", "close_month", "won", "commit_amount", "weighted",
-             "best_case", "open_deals", "taken_at"], _snapshot_select(reports, spec, today, now)
-        ).on_conflict_do_nothing(index_elements=["forecast", "snapshot_date", "owner_id", "close_month"]))
+            ["forecast", "snapshot_date", "owner_id", "owner", "team", "close_month", "won", "commit_amount",
+             "weighted", "best_case", "open_deals", "taken_at"], _snapshot_select(reports, spec, today, now)
+        ).on_conflict_do_nothing(index_elements=["forecast", "snapshot_date", "owner_id", "owner", "team",
+                                                 "close_month"]))
         return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(
             table.c.forecast == spec.name, table.c.snapshot_date == today)).scalar() or 0)
 
@@ -81,11 +91,21 @@ def _snapshot_select(reports: Reports, spec: ForecastFields, today: dt.date, now
     if reports.dialect == "postgresql":
         month = sa.cast(month, sa.Date())      # date_trunc gives a timestamp; SQLite's is already ISO text
     owner = sa.func.coalesce(sc.compile(spec.owner), 0)
+    if _owned(reports, spec):       # the deals' read keys (see the module docstring)
+        read_owner = sa.func.coalesce(sc.root.c.owner, 0)
+        read_team = sa.func.coalesce(sc.root.c.team, "")
+    else:
+        read_owner, read_team = sa.literal(0, sa.Integer()), sa.literal("", sa.String())
     where = sa.and_(sc.compile(f"{spec.close_date} in $period", expected=BOOL),
                     sc.compile(f"{spec.stage}.open or {spec.stage}.won", expected=BOOL))
-    return (sa.select(sa.literal(spec.name, sa.String()), sa.literal(today, sa.Date()), owner,
-                      month, *measures, sa.literal(now, UtcDateTime()))
-            .select_from(sc.from_clause()).where(where).group_by(owner, month))
+    keys = [owner, read_owner, read_team, month]
+    return (sa.select(sa.literal(spec.name, sa.String()), sa.literal(today, sa.Date()), *keys,
+                      *measures, sa.literal(now, UtcDateTime()))
+            .select_from(sc.from_clause()).where(where).group_by(*keys))
+
+
+def _owned(reports: Reports, spec: ForecastFields) -> bool:
+    return "owned" in reports.config.entities[spec.entity].traits
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +178,7 @@ def _figures(conn: sa.Connection, reports: Reports, actor: Actor, spec: Forecast
     t = reports.tables(TABLE)
     query = (sa.select(t.c.close_month, t.c.snapshot_date, sa.func.sum(t.c.won).label("won"),
                        sa.func.sum(t.c.weighted).label("weighted"), sa.func.sum(t.c.best_case).label("best_case"))
-             .where(t.c.forecast == spec.name, _owners(reports, actor, spec, t.c.owner_id),
+             .where(t.c.forecast == spec.name, _owners(reports, actor, spec, t),
                     sa.or_(*[sa.and_(t.c.close_month == m, t.c.snapshot_date == d) for m, d in pairs]))
              .group_by(t.c.close_month, t.c.snapshot_date))
     out = {}
@@ -172,16 +192,15 @@ def _figures(conn: sa.Connection, reports: Reports, actor: Actor, spec: Forecast
     return out
 
 
-def _owners(reports: Reports, actor: Actor, spec: ForecastFields, owner: Any) -> Any:
-    scope = reports.permissions.scope(actor, spec.entity, "read")
-    if reports.permissions.is_admin(actor) or scope == "all":
+def _owners(reports: Reports, actor: Actor, spec: ForecastFields, table: sa.Table) -> Any:
+    """The snapshot rows of deals the user reads: the deals' own row filter on the snapshot's read keys."""
+    permissions = reports.permissions
+    scope = permissions.scope(actor, spec.entity, "read")
+    if permissions.is_admin(actor) or scope == "all":
         return sa.true()
-    if scope == "none" or actor.id is None:
-        return sa.false()
-    if scope == "own" or not actor.team:
-        return owner == actor.id
-    users = reports.tables.users
-    return owner.in_(sa.select(users.c.id).where(users.c.team == actor.team))
+    if not _owned(reports, spec):
+        return sa.false()           # read through a link: no keys to apply it to (module docstring)
+    return permissions.row_filter(actor, spec.entity, "read", table)
 
 
 def _first(days: list[dt.date], start: dt.date, end: dt.date) -> dt.date | None:

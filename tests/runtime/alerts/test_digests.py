@@ -83,3 +83,44 @@ def test_a_moment_missed_by_more_than_a_day_is_not_sent_late(world_factory):
     assert digests.run_due().claimed == 0
     world.clock.local("2025-01-07 06:00")                     # (a worker whose clock says Tuesday: in time)
     assert digests.run_due().claimed == 2
+
+
+def test_the_digest_task_in_the_real_huey_worker_mails_each_recipient_once(world_factory, tmp_path):
+    """The periodic `crm.digests` task run twice (two worker threads, possibly at once) on the real queue
+    (SqliteHuey, PostgresHuey on PostgreSQL) and delivered by its `crm.deliver` task to a real SMTP server."""
+    import time
+
+    from huey.signals import SIGNAL_COMPLETE, SIGNAL_ERROR
+
+    from engine.runtime.alerts.queue import Jobs, make_huey
+    world = world_factory(DIGEST_FILES)
+    world.contract(title="North frame", value=1000000)
+    world.clock.local("2025-01-06 07:05")                                      # the Monday 07:00 moment is due
+    jobs = Jobs(make_huey(queue_file=tmp_path / "jobs.sqlite3", db_url=world.db_url), world.alerts)
+    assert "crm.digests" in {t.name for t in jobs.huey._registry.periodic_tasks}
+    finished: list[tuple[str, str]] = []       # huey keeps no results of periodic tasks: its signals tell
+
+    @jobs.huey.signal(SIGNAL_COMPLETE, SIGNAL_ERROR)
+    def seen(signal, task, *args):
+        finished.append((signal, task.name))
+    consumer = jobs.huey.create_consumer(workers=2, worker_type="thread", periodic=False,
+                                         initial_delay=0.01, max_delay=0.05)
+    consumer.start()
+    try:
+        jobs.digests()
+        jobs.digests()                                  # the same moment again
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (
+                finished.count((SIGNAL_COMPLETE, "crm.digests")) < 2 or len(world.mail.received) < 2
+                or any(r["status"] != "sent" for r in world.outbox(channel="email"))):
+            time.sleep(0.05)
+        time.sleep(0.5)                                 # room for a wrong second e-mail to arrive
+    finally:
+        consumer.stop(graceful=True)
+    assert [f for f in finished if f[1] == "crm.digests"] == [(SIGNAL_COMPLETE, "crm.digests")] * 2
+    assert (SIGNAL_ERROR, "crm.deliver") not in finished
+    recipients = sorted(tuple(m["to"]) for m in world.mail.received)
+    assert recipients == [("mona@example.test",), ("sam@example.test",)]     # the managers, each once
+    assert all("Vezetői tábla" in m["subject"] or "Managers' board" in m["subject"] for m in world.mail.received)
+    rows = world.outbox(alert="board")
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"sent"}

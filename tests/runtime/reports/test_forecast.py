@@ -163,7 +163,7 @@ def test_a_forecast_reading_a_hidden_field_is_refused(make_world):
 
 
 def snapshot_rows(world) -> list[tuple]:
-    t = world.tables("crm_forecast_snapshots")
+    t = world.tables("crm_forecast_snapshot_rows")
     with world.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.select(t.c.snapshot_date, t.c.owner_id, t.c.close_month, t.c.won,
                                                          t.c.weighted, t.c.best_case, t.c.open_deals)
@@ -196,10 +196,10 @@ def test_a_daily_snapshot_is_set_based_and_taken_once_a_day(fworld):
 def test_migrate_creates_the_snapshot_table_on_an_existing_database(fworld):
     from engine.runtime.migrate import migrate
     with fworld.engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE crm_forecast_snapshots"))
-    assert "crm_forecast_snapshots" not in sa.inspect(fworld.engine).get_table_names()
+        conn.execute(sa.text("DROP TABLE crm_forecast_snapshot_rows"))
+    assert "crm_forecast_snapshot_rows" not in sa.inspect(fworld.engine).get_table_names()
     migrate(fworld.engine, fworld.config)
-    assert "crm_forecast_snapshots" in sa.inspect(fworld.engine).get_table_names()
+    assert "crm_forecast_snapshot_rows" in sa.inspect(fworld.engine).get_table_names()
     generate(fworld, n=20)
     assert take_snapshots(fworld.reports, now=NOW) > 0
 
@@ -261,3 +261,91 @@ def test_the_snapshot_task_runs_in_the_real_huey_worker(fworld, tmp_path, db_url
     rows = snapshot_rows(fworld)
     assert len(rows) > 0 and len({(r[0], r[1], r[2]) for r in rows}) == len(rows)
     assert {str(r[0])[:10] for r in rows} == {"2025-03-12"}
+
+
+def hand_ids(world, start: dt.date, end: dt.date, stages: tuple[str, ...], owner_id: int | None = None,
+             month: str | None = None) -> set[int]:
+    """Ids of the deals closing in [start, end) in `stages`, written by hand (one owner, one close month)."""
+    sql = ("SELECT id FROM deal WHERE close_date >= :start AND close_date < :end AND stage IN :stages"
+           + (" AND owner = :owner" if owner_id else "")
+           + (" AND close_date >= :m0 AND close_date < :m1" if month else ""))
+    args: dict = {"start": start, "end": end, "stages": list(stages), "owner": owner_id}
+    if month:
+        m0 = dt.date.fromisoformat(month)
+        args.update(m0=m0, m1=dt.date(m0.year + m0.month // 12, m0.month % 12 + 1, 1))
+    text = sa.text(sql).bindparams(sa.bindparam("stages", expanding=True))
+    with world.engine.connect() as conn:
+        return {r[0] for r in conn.execute(text, {k: v for k, v in args.items() if v is not None})}
+
+
+def test_a_line_drills_into_exactly_the_deals_it_counts(fworld):
+    from engine.runtime.reports.forecast import forecast_drill
+    generate(fworld)
+    start, end = dt.date(2025, 1, 1), dt.date(2026, 1, 1)
+    result = forecast(fworld.reports, fworld.mona, "sales", period="this_year")
+    amounts = {}
+    with fworld.engine.connect() as conn:
+        amounts = {r.id: (r.stage, r.amount) for r in conn.execute(sa.text("SELECT id, stage, amount FROM deal"))}
+    for line in result.by_month:
+        page = forecast_drill(fworld.reports, fworld.mona, "sales", period="this_year", by="month",
+                              key=line.key.isoformat(), limit=500)
+        ids = {r["id"] for r in page.rows}
+        assert ids == hand_ids(fworld, start, end, ("new", "proposal", "won"), month=line.key.isoformat())
+        # the line's numbers are those deals' numbers
+        assert sum(1 for i in ids if amounts[i][0] != "won") == line.open_deals
+        assert close(sum(Decimal(str(amounts[i][1] or 0)) for i in ids if amounts[i][0] == "won"), line.won)
+        assert close(sum(Decimal(str(amounts[i][1] or 0)) for i in ids if amounts[i][0] != "won"), line.best_case)
+        won = forecast_drill(fworld.reports, fworld.mona, "sales", period="this_year", by="month",
+                             key=line.key.isoformat(), measure="won", limit=500)
+        assert {r["id"] for r in won.rows} == {i for i in ids if amounts[i][0] == "won"}
+        commit = forecast_drill(fworld.reports, fworld.mona, "sales", period="this_year", by="month",
+                                key=line.key.isoformat(), measure="commit", limit=500)
+        assert {r["id"] for r in commit.rows} == {i for i in ids if amounts[i][0] == "proposal"}
+    for line in result.by_owner:
+        page = forecast_drill(fworld.reports, fworld.mona, "sales", period="this_year", by="owner",
+                              key="" if line.key is None else line.key, limit=500)
+        ids = {r["id"] for r in page.rows}
+        assert sum(1 for i in ids if amounts[i][0] != "won") == line.open_deals
+        assert close(sum(Decimal(str(amounts[i][1] or 0)) for i in ids if amounts[i][0] != "won"), line.best_case)
+        if line.key is not None:
+            assert ids == hand_ids(fworld, start, end, ("new", "proposal", "won"), owner_id=line.key)
+    # a rep drilling into a colleague's line gets nothing: the row filter is in the drill too
+    bob_line = next(line for line in result.by_owner if line.key == fworld.bob.id)
+    assert bob_line.open_deals and forecast_drill(fworld.reports, fworld.alice, "sales", period="this_year",
+                                                  by="owner", key=fworld.bob.id).rows == []
+    for bad in ({"by": "stage", "key": "x"}, {"by": "month", "key": "2025-03-05"}, {"by": "owner", "key": "bob"},
+                {"by": "month", "key": "2025-03-01", "measure": "secret"}):
+        with pytest.raises(ValidationFailed):
+            forecast_drill(fworld.reports, fworld.mona, "sales", period="this_year", **bad)
+    with pytest.raises(Forbidden):
+        forecast_drill(fworld.reports, fworld.carol, "sales", by="month", key="2025-03-01")
+
+
+def test_snapshot_rows_are_read_by_the_deals_own_rule_rep_lead_manager_admin(make_world):
+    """What each user sees of a snapshot is what they would have read of the deals that day."""
+    from engine.runtime.users import Users
+    files = {**FORECAST_FILES, "roles.yaml": FORECAST_FILES["roles.yaml"] + (
+        "  lead:\n    inherits: rep\n    entities:\n      deal: {read: team}\n")}
+    w = make_world(files)
+    users = Users(w.config, w.engine, w.tables, clock=lambda: NOW)
+    lead = users.add("lena", roles=["lead"], team="north")
+    dave = users.add("dave", roles=["rep"], team="south")
+    root = users.add("root", roles=["admin"])
+    march = dt.date(2025, 3, 10)
+    w.deal(name="A", stage="won", amount=1000, close_date=march, by=w.alice)
+    w.deal(name="B", stage="proposal", amount=500, close_date=march, by=w.bob)            # weighted 250
+    w.deal(name="D", stage="won", amount=300, close_date=march, by=dave)
+    w.deal(name="X", stage="won", amount=200, close_date=march, owner=w.alice.id, team="south")  # alice's, south
+    w.deal(name="N", stage="won", amount=100, close_date=march)                          # nobody's
+    take_snapshots(w.reports, now=dt.datetime(2025, 3, 2, 9, tzinfo=UTC))
+    at = dt.datetime(2025, 4, 4, 9, tzinfo=UTC)
+    expected = {}
+    for who, actor in (("alice", w.alice), ("lena", lead), ("mona", w.mona), ("root", root)):
+        row = next(r for r in forecast_accuracy(w.reports, actor, "sales", months=1, at=at).rows)
+        expected[who] = row.at_start.expected if row.at_start else None
+        # the snapshot agrees with the live forecast of the same month under the same user's row filter
+        live = forecast(w.reports, actor, "sales", period="2025-03-01..2025-03-31", at=at)
+        assert close(expected[who], live.total.expected), who
+    assert close(expected["alice"], 1000 + 200)                 # own: the deals she owned (X too)
+    assert close(expected["lena"], 1000 + 250)                  # team north: A and B, not X (team south)
+    assert close(expected["mona"], 1000 + 250 + 300 + 200 + 100) and close(expected["root"], expected["mona"])
