@@ -1,8 +1,10 @@
 """Who is signed in, checked before any handler runs; everything is private by default.
 
 `AuthMiddleware` reads the user id from the session, loads that user again
-(a user disabled since signing in is signed out at once) and leaves the
-`Actor` in the scope for `web.current_actor`. A visitor who is not signed
+(`Users.signed_in`: remembered for at most a second, so a user disabled since
+signing in is signed out at their next request when disabled through this
+server process, within a second when disabled by another process such as
+`crm user disable`) and leaves the `Actor` in the scope for `web.current_actor`. A visitor who is not signed
 in may only reach `urls.PUBLIC_PATHS` and the static files; anything else,
 including unknown paths (so a 404 tells a stranger nothing), sends them to
 the login page, or for htmx requests answers 401 with `HX-Redirect`.
@@ -49,7 +51,7 @@ class AuthMiddleware:
         actor = None
         user_id = sessions.user_id(connection)
         if user_id is not None:
-            actor = await run_in_threadpool(services(connection).users.actor_by_id, user_id)
+            actor = await run_in_threadpool(services(connection).users.signed_in, user_id)
             if actor is None:                      # disabled or removed since signing in
                 sessions.sign_out(connection)
         scope[ACTOR_KEY] = actor

@@ -130,7 +130,7 @@ class Display:
     def user_names(self) -> dict[int, str]:
         """Every user's name by id (disabled ones too): users are few (tens to hundreds), one read per page."""
         if self._users is None:
-            self._users = {u.id: u.full_name or u.username for u in self.svc.users.list()}
+            self._users = self.svc.users.names()
         return self._users
 
     # -- values ------------------------------------------------------------------------------

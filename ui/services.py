@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from engine.metadata import model as m
 from engine.runtime.alerts.queue import install as install_alerts
-from engine.runtime.errors import ValidationFailed
 from engine.runtime.files import Files
 from engine.runtime.permissions import Permissions
 from engine.runtime.records import Records
@@ -40,16 +39,8 @@ class Services:
     workflow: Workflow | None = None       # move / approve / reject / convert (engine/runtime/workflow)
 
     def set_locale(self, user_id: int, locale: str) -> None:
-        """Stores the user's UI language on `crm_users.locale`.
-
-        The users module has no setter for it yet; this is the one place the UI
-        writes that column, to move into `Users` when it grows one.
-        """
-        if locale not in self.config.company.locales:
-            raise ValidationFailed({"locale": [f"must be one of {', '.join(self.config.company.locales)}"]})
-        users = self.tables.users
-        with self.engine.begin() as conn:
-            conn.execute(update(users).where(users.c.id == user_id).values(locale=locale))
+        """Stores the user's UI language (`Users.set_locale`: the signed-in user's memory follows at once)."""
+        self.users.set_locale(user_id, locale)
 
 
 def build_services(config: m.Config, engine: Engine) -> Services:

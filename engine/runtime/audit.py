@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, and_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 
 def to_json(value: Any) -> str | None:
@@ -84,7 +85,27 @@ class AuditLog:
         t = self.table
         rows = conn.execute(select(t).where(t.c.entity == entity, t.c.record_id == record_id)
                             .order_by(t.c.id)).mappings()
-        return [AuditEntry(r["id"], r["entity"], r["record_id"], r["action"], r["field"],
-                           json.loads(r["old_value"]) if r["old_value"] is not None else None,
-                           json.loads(r["new_value"]) if r["new_value"] is not None else None,
-                           r["user_id"], r["at"], r["revision"]) for r in rows]
+        return [_entry(r) for r in rows]
+
+    def readable_history(self, conn: Connection, entity: str, record_id: int, records: Table,
+                         readable: ColumnElement[bool]) -> list[AuditEntry] | None:
+        """The trail of a record that `readable` (a WHERE on `records`, the entity's table) lets
+        through, oldest first; None when it does not (or the record does not exist).
+
+        One statement: the record LEFT JOIN its audit rows, so the permission check and the
+        trail cannot disagree. No row: not readable; one row of NULLs: readable, no trail yet.
+        """
+        t = self.table
+        on = and_(t.c.entity == entity, t.c.record_id == records.c.id)
+        rows = conn.execute(select(t).select_from(records.outerjoin(t, on))
+                            .where(records.c.id == record_id, readable).order_by(t.c.id)).mappings().all()
+        if not rows:
+            return None
+        return [_entry(r) for r in rows if r["id"] is not None]
+
+
+def _entry(r: Mapping[str, Any]) -> AuditEntry:
+    return AuditEntry(r["id"], r["entity"], r["record_id"], r["action"], r["field"],
+                      json.loads(r["old_value"]) if r["old_value"] is not None else None,
+                      json.loads(r["new_value"]) if r["new_value"] is not None else None,
+                      r["user_id"], r["at"], r["revision"])

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, and_, delete, insert, select
 
 from ..metadata import model as m
 from .actor import Actor
@@ -131,14 +131,24 @@ class Files:
 
     def of_record(self, actor: Actor, entity: str, record_id: int) -> dict[str, list[Attachment]]:
         """The record's attachments by field (None: the attachments trait); 404 unless readable."""
-        self.records.get(actor, entity, record_id, with_lines=False)
-        hidden = self.records.permissions.hidden(actor, entity)
-        table = self.tables("crm_attachments")
+        if entity not in self.config.entities:
+            raise NotFound(entity, record_id)
+        permissions = self.records.permissions
+        hidden = permissions.hidden(actor, entity)
+        table, records = self.tables("crm_attachments"), self.tables.entity(entity)
+        # One statement: the record through the user's read filter LEFT JOIN its attachments.
+        # No row: not readable (404); one row without an attachment id: readable, no files.
+        on = and_(table.c.entity == entity, table.c.record_id == records.c.id)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(table).where(table.c.entity == entity, table.c.record_id == record_id)
+            rows = conn.execute(select(table).select_from(records.outerjoin(table, on))
+                                .where(records.c.id == record_id, permissions.row_filter(actor, entity, "read", records))
                                 .order_by(table.c.id)).mappings().all()
+        if not rows:
+            raise NotFound(entity, record_id)
         out: dict[str, list[Attachment]] = {}
         for row in rows:
+            if row["id"] is None:
+                continue
             if row["field"] in hidden:
                 continue
             out.setdefault(row["field"], []).append(Attachment(**row))

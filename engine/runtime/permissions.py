@@ -25,7 +25,7 @@ Rules (spec section 5), as implemented:
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 from sqlalchemy import Engine, Table, exists, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement, True_
@@ -174,18 +174,48 @@ class Permissions:
         return None
 
     # -- questions -------------------------------------------------------------------------
-    def can(self, actor: Actor, action: Action, entity: str, record_id: int | None = None) -> bool:
-        """May the user do `action` on the entity (at all), or on this record?"""
+    def can(self, actor: Actor, action: Action, entity: str, record_id: int | None = None,
+            record: Mapping[str, Any] | None = None) -> bool:
+        """May the user do `action` on the entity (at all), or on this record?
+
+        `record`: the record `record_id` as the records service has just read it for this
+        user (so it exists and is readable). The answer then comes without a query when the
+        scope decides alone (`none`, `all`) or, on an owned entity, from the record's owner
+        and team (the same test as `scope_clause`'s); otherwise the database is asked.
+        Writes never rely on this: they put the filter in their own WHERE.
+        """
         if entity not in self.config.entities:
             return False
+        scope = self.scope(actor, entity, action)
         if action == "create" or record_id is None:
-            return self.scope(actor, entity, action) != "none"
+            return scope != "none"
+        if record is not None and record.get("id") == record_id:
+            decided = self._decide_from(actor, entity, scope, record)
+            if decided is not None:
+                return decided
         table = self.tables.entity(entity)
         query = select(table.c.id).where(table.c.id == record_id, self.row_filter(actor, entity, action))
         if self.engine is None:
             raise RuntimeError("Permissions needs an engine to check a record")
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
+
+    def _decide_from(self, actor: Actor, entity: str, scope: m.Scope, record: Mapping[str, Any]) -> bool | None:
+        """`scope_clause` evaluated on a record in hand; None when it needs the database
+        (a scope through a link or a creator's team, or the owner/team hidden from the user)."""
+        if scope in ("none", "all"):
+            return scope == "all"
+        if "owned" not in self.config.entities[entity].traits or "owner" not in record:
+            return None
+        if actor.id is None:
+            return False
+        if record["owner"] == actor.id:
+            return True
+        if scope == "team" and actor.team:
+            if "team" not in record:
+                return None
+            return record["team"] == actor.team
+        return False
 
     def explain(self, actor: Actor, entity: str, record_id: int | None = None) -> list[str]:
         """Plain sentences: which role grants what on the entity (and the record) and why."""

@@ -12,8 +12,11 @@ records (their history stays readable).
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -50,6 +53,27 @@ def _field(name: str, ftype: str) -> m.Field:
 
 _EMAIL, _PHONE = _field("email", "email"), _field("phone", "phone")
 
+SIGNED_IN_TTL = 1.0
+"""Seconds `Users.signed_in` may answer from memory: how long a change made by another
+process (`crm user disable` on the command line, another server worker) can take to reach
+this one. A change made through `Users` in this process takes effect at the next request."""
+SIGNED_IN_MAX = 10_000          # remembered users per Users object; past it the memory starts afresh
+
+
+class _Writes:
+    """Counts committed user and role writes made in this process, through any `Users` object."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.generation += 1
+
+
+_WRITES = _Writes()
+
 
 class Users:
     """The user directory of one database, checked against one configuration's roles."""
@@ -61,6 +85,8 @@ class Users:
         self.tables = tables
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self._values = ValueContext.for_config(config)
+        # user id -> (write generation, monotonic time, Actor) read then: see `signed_in`.
+        self._signed_in: dict[int, tuple[int, float, Actor]] = {}
 
     # -- writing ---------------------------------------------------------------------------
     def add(self, username: str, *, roles: Iterable[str] = (), team: str | None = None,
@@ -86,7 +112,7 @@ class Users:
         if problems:
             raise ValidationFailed(problems)
         users = self.tables.users
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if conn.execute(select(users.c.id).where(users.c.username == username)).first():
                 raise Conflict(f"a user named '{username}' already exists")
             if team:
@@ -107,7 +133,7 @@ class Users:
 
     def set_team(self, username: str, team: str | None) -> None:
         """Moves the user; records they own keep their team until next saved (the owner's team then)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if team:
                 self._ensure_team(conn, team)
             self._update(conn, username, team=team)
@@ -118,9 +144,17 @@ class Users:
         self._check_roles(roles, problems)
         if problems:
             raise ValidationFailed(problems)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             user_id = self._id(conn, username)
             self._write_roles(conn, user_id, roles)
+
+    def set_locale(self, user_id: int, locale: str) -> None:
+        """The user's UI language (one of the company's locales)."""
+        if locale not in self.config.company.locales:
+            raise ValidationFailed({"locale": [f"must be one of {', '.join(self.config.company.locales)}"]})
+        users = self.tables.users
+        with self._writing() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(locale=locale))
 
     def set_password(self, username: str, password: str) -> None:
         if not password:
@@ -128,7 +162,8 @@ class Users:
         self._set(username, password_hash=_HASHER.hash(password))
 
     # -- reading ---------------------------------------------------------------------------
-    def list(self, *, include_disabled: bool = True) -> list[UserInfo]:
+    def list(self, *, include_disabled: bool = True, with_roles: bool = True) -> list[UserInfo]:
+        """Every user by username; `with_roles=False` leaves `roles` empty and saves their read."""
         users, roles = self.tables.users, self.tables("crm_user_roles")
         query = select(users).order_by(users.c.username)
         if not include_disabled:
@@ -136,10 +171,18 @@ class Users:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
             granted: dict[int, list[str]] = {}
-            for user_id, role in conn.execute(select(roles.c.user_id, roles.c.role).order_by(roles.c.role)):
-                granted.setdefault(user_id, []).append(role)
+            if with_roles:
+                for user_id, role in conn.execute(select(roles.c.user_id, roles.c.role).order_by(roles.c.role)):
+                    granted.setdefault(user_id, []).append(role)
         return [UserInfo(r["id"], r["username"], r["full_name"], r["email"], r["phone"], r["locale"],
                          r["team"], tuple(granted.get(r["id"], ())), bool(r["active"])) for r in rows]
+
+    def names(self) -> dict[int, str]:
+        """Every user's shown name (full name, else username) by id, disabled ones too: one statement."""
+        users = self.tables.users
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(users.c.id, users.c.full_name, users.c.username)).all()
+        return {r.id: r.full_name or r.username for r in rows}
 
     def actor(self, username: str) -> Actor | None:
         """The Actor of an active user, or None."""
@@ -149,6 +192,31 @@ class Users:
     def actor_by_id(self, user_id: int) -> Actor | None:
         with self.engine.connect() as conn:
             return self._actor(conn, self.tables.users.c.id == user_id)
+
+    def signed_in(self, user_id: int) -> Actor | None:
+        """`actor_by_id` for the signed-in user of a request, remembered briefly.
+
+        An answer is reused only while both hold: it was read less than `SIGNED_IN_TTL`
+        seconds ago (the clock taken before the read), and no user or role write has
+        committed in this process since the read began (the write counter is read before
+        the query and bumped after each commit). So a user disabled, or given other roles,
+        is refused (or gets the new roles) at their next request when the change is made
+        through this process, and within `SIGNED_IN_TTL` seconds when made by another.
+        A missing or disabled user is never remembered.
+        """
+        hit = self._signed_in.get(user_id)
+        now = time.monotonic()
+        if hit is not None and hit[0] == _WRITES.generation and now - hit[1] < SIGNED_IN_TTL:
+            return hit[2]
+        generation = _WRITES.generation
+        actor = self.actor_by_id(user_id)
+        if actor is None:
+            self._signed_in.pop(user_id, None)
+            return None
+        if len(self._signed_in) >= SIGNED_IN_MAX:
+            self._signed_in.clear()
+        self._signed_in[user_id] = (generation, now, actor)
+        return actor
 
     def authenticate(self, username: str, password: str) -> Actor | None:
         """The Actor when the user is active and the password matches, else None."""
@@ -169,13 +237,27 @@ class Users:
 
     # -- helpers ---------------------------------------------------------------------------
     def _actor(self, conn: Connection, where) -> Actor | None:
+        """The active user matching `where` with their roles, in one statement (one row per role)."""
         users, roles = self.tables.users, self.tables("crm_user_roles")
-        row = conn.execute(select(users).where(where, users.c.active.is_(True))).mappings().first()
-        if row is None:
+        rows = conn.execute(select(users.c.id, users.c.username, users.c.team, users.c.locale, users.c.full_name,
+                                   users.c.email, roles.c.role)
+                            .select_from(users.outerjoin(roles, roles.c.user_id == users.c.id))
+                            .where(where, users.c.active.is_(True))).all()
+        if not rows:
             return None
-        granted = conn.execute(select(roles.c.role).where(roles.c.user_id == row["id"])).scalars().all()
-        return Actor(row["id"], row["username"], row["team"], frozenset(granted), row["locale"],
-                     row["full_name"], row["email"])
+        row = rows[0]
+        return Actor(row.id, row.username, row.team, frozenset(r.role for r in rows if r.role is not None),
+                     row.locale, row.full_name, row.email)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction; the process's write counter is bumped once it has ended
+        (committed or not), so `signed_in` drops what it remembered from before."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            _WRITES.bump()
 
     def _check_roles(self, roles: list[str], problems: dict[str, list[str]]) -> None:
         unknown = [r for r in roles if r not in self.config.roles]
@@ -207,5 +289,5 @@ class Users:
         conn.execute(update(users).where(users.c.username == username).values(**values))
 
     def _set(self, username: str, **values: object) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             self._update(conn, username, **values)

@@ -184,3 +184,55 @@ def test_a_computed_field_over_a_hidden_field_is_hidden_too(write_config):
     assert perms.hidden(rep, "account") == {"revenue", "revenue_k"}       # the rollup and upper_name read nothing hidden
     assert perms.hidden(rep, "deal") == {"account_revenue"}               # through a link and another formula
     assert perms.hidden(admin, "account") == frozenset()
+
+
+def test_can_on_a_record_in_hand_answers_as_the_database_does(crm, data):
+    """`can(..., record=)` decides own/team/all/none from the record just read; every answer is the query's."""
+    from sqlalchemy import event
+    perms = Permissions(crm.config, crm.tables, crm.engine)
+    statements: list[str] = []
+    event.listen(crm.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    asked = 0
+    for user in (crm.alice, crm.bob, crm.carol, crm.mona, crm.vic, crm.admin):
+        for entity, index in (("account", 0), ("deal", 1)):        # deal is owned too; deal_line follows links
+            for owner in ("alice", "bob", "carol"):
+                record_id = data[owner][index]["id"]
+                if not readable(crm, user, entity, record_id):
+                    continue
+                record = crm.records.get(user, entity, record_id)
+                for action in ("read", "update", "delete"):
+                    statements.clear()
+                    quick = perms.can(user, action, entity, record_id, record=record)
+                    asked += len(statements)
+                    assert quick == perms.can(user, action, entity, record_id), (user.username, entity, owner, action)
+    assert asked == 0, statements          # owned entities: never a query
+    line = crm.records.get(crm.alice, "deal", data["alice"][1]["id"])["items"][0]
+    statements.clear()                     # deal_line's own scope goes through its deal: the database decides
+    assert perms.can(crm.alice, "update", "deal_line", line["id"], record=line) == perms.can(
+        crm.alice, "update", "deal_line", line["id"]) and statements
+    other = data["bob"][0]                 # a record that is not the one asked about is not trusted
+    assert perms.can(crm.alice, "update", "account", data["alice"][0]["id"], record=other)
+
+
+def test_history_files_and_messages_check_the_read_in_their_own_statement(crm, data):
+    """One statement each: 404 for a record the user may not read (or that does not exist), else the rows."""
+    from engine.runtime.alerts.inbox import Inbox
+    from engine.runtime.files import Files
+    from sqlalchemy import event
+    bob_acc = data["bob"][0]["id"]
+    inbox = Inbox(crm.engine, crm.tables, crm.records.permissions)
+    files = Files(crm.config, crm.engine, crm.tables, crm.records)
+    statements: list[str] = []
+    event.listen(crm.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    for ask in (lambda u, i: crm.records.history(u, "account", i), lambda u, i: inbox.record_messages(u, "account", i),
+                lambda u, i: files.of_record(u, "account", i)):
+        for user, record_id in ((crm.carol, bob_acc), (crm.alice, 999_999), (crm.vic, bob_acc)):
+            with pytest.raises(NotFound):
+                ask(user, record_id)
+        statements.clear()
+        assert ask(crm.alice, bob_acc) is not None and len(statements) == 1, statements
+    assert [e.action for e in crm.records.history(crm.admin, "account", bob_acc)] == ["create", "update"]
+    trail = crm.records.history(crm.mona, "account", bob_acc)         # the update set revenue, hidden from her
+    assert [e.action for e in trail] == ["create"] and "revenue" not in trail[0].new
+    assert inbox.record_messages(crm.alice, "account", bob_acc) == []
+    assert files.of_record(crm.alice, "account", bob_acc) == {}

@@ -70,3 +70,35 @@ def test_cli_user_add_list_disable_and_access(cli, sqlite_only):
 def sqlite_only(db_url):
     if not db_url.startswith("sqlite"):
         pytest.skip("the command line is the same on both databases")
+
+
+def test_the_signed_in_user_is_remembered_briefly_and_never_past_a_change(crm, monkeypatch):
+    """`Users.signed_in`: no query while fresh; a write through any Users object of the process is seen at
+    the next call; a write it cannot see (another process: here plain SQL) within SIGNED_IN_TTL seconds."""
+    import dataclasses
+    import time
+
+    import sqlalchemy as sa
+
+    from engine.runtime import users as users_module
+    from engine.runtime.users import Users
+    monkeypatch.setattr(users_module, "SIGNED_IN_TTL", 0.3)
+    server = Users(crm.config, crm.engine, crm.tables)            # the web server's own directory
+    admin = Users(crm.config, crm.engine, crm.tables)             # another one: the admin pages, a job
+    anna = crm.users.add("anna", roles=["rep"], team="east")
+    statements: list[str] = []
+    sa.event.listen(crm.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    assert server.signed_in(anna.id) == anna and len(statements) == 1      # user and roles in one statement
+    assert server.signed_in(anna.id) == anna and len(statements) == 1      # remembered
+    admin.set_roles("anna", ["manager"])
+    assert server.signed_in(anna.id).roles == {"manager"}                  # a write in this process: at once
+    admin.disable("anna")
+    assert server.signed_in(anna.id) is None
+    admin.enable("anna")
+    assert server.signed_in(anna.id) == dataclasses.replace(anna, roles=frozenset({"manager"}))
+    with crm.engine.begin() as conn:                                       # another process disables her
+        conn.execute(sa.update(crm.tables.users).where(crm.tables.users.c.id == anna.id).values(active=False))
+    started = time.monotonic()
+    while server.signed_in(anna.id) is not None:
+        assert time.monotonic() - started < 0.3 + 0.2, "still signed in past SIGNED_IN_TTL"
+        time.sleep(0.02)

@@ -168,5 +168,34 @@ def test_the_page_asks_the_database_the_same_number_of_times_however_many_rows_i
     html = client.get(f"/records/account/{acme['id']}").text
     assert section(html, 'data-related="order"').count("<tr>") == 1 + 10
     assert few == many, statements
+    # The record; its attachments (with the read check in the same statement); contacts, orders, the
+    # activity timeline; the user names; the history and the messages (each with the read check in
+    # its own statement). The signed-in user comes from the auth middleware's memory; an admin's
+    # update and delete scopes are `all`, so no question is asked about them either.
+    assert few == 8, "\n".join(statements)
     # The page's own title is known from the record it shows: no query asks for it again.
     assert not [s for s in statements if re.search(r"FROM account\b.*\baccount\.id IN \(", s, re.S)]
+
+
+def test_a_rep_s_page_decides_edit_and_delete_from_the_owner_in_hand(world):
+    """`own` scopes are answered from the record's owner: the rep's page asks no more than the admin's."""
+    from sqlalchemy import event
+    mine = world.create("anna", "account", name="Mine")
+    world.create("anna", "contact", name="Carl", account=mine["id"])
+    statements: list[str] = []
+    event.listen(world.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def page(client, record_id: int) -> tuple[int, str]:
+        client.get(f"/records/account/{record_id}")          # warm (the signed-in user is read once)
+        statements.clear()
+        answer = client.get(f"/records/account/{record_id}")
+        return answer.status_code, answer.text
+    anna, root, ben = world.signed_in("anna"), world.signed_in("root"), world.signed_in("ben")
+    status, html = page(anna, mine["id"])
+    assert status == 200 and len(statements) == 8, "\n".join(statements)
+    assert f'href="/records/account/{mine["id"]}/edit"' in html         # anna owns it: may edit
+    assert not [s for s in statements if re.search(r"SELECT account\.id\s+FROM account\s+WHERE", s)]
+    status, html = page(root, mine["id"])
+    assert status == 200 and len(statements) == 8
+    # Another rep still gets a 404, from the page's own read (history and messages are not reached).
+    assert page(ben, mine["id"])[0] == 404 and len(statements) == 1

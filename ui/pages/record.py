@@ -22,7 +22,6 @@ from engine.metadata import model as m
 from engine.runtime.actor import Actor
 from engine.runtime.alerts.inbox import Inbox
 from engine.runtime.errors import NotFound
-from engine.runtime.permissions import Action
 
 from .. import urls
 from ..display import Display
@@ -69,7 +68,8 @@ async def record_page(request: Request) -> Response:
                    related_specs(svc, actor, shown, entity)]
         sources = timeline_sources(svc, actor, entity)
         timeline = timeline_page(svc, actor, shown, sources, record_id, 0) if sources else None
-        can_edit = _may(svc, actor, "update", entity.name, record_id)
+        # Decided from the role's scope and the record's owner in hand where they suffice (no query).
+        can_edit = svc.permissions.can(actor, "update", entity.name, record_id, record=record)
         return {
             "entity": entity,
             "record": record,
@@ -81,7 +81,7 @@ async def record_page(request: Request) -> Response:
             "history": history_rows(svc, actor, shown, entity, record_id),
             "messages": Inbox(svc.engine, svc.tables, svc.permissions).record_messages(actor, entity.name, record_id),
             "can_edit": can_edit,
-            "can_delete": _may(svc, actor, "delete", entity.name, record_id),
+            "can_delete": svc.permissions.can(actor, "delete", entity.name, record_id, record=record),
             "list_url": urls.entity_list(entity.name),
             "page_size": PAGE_SIZE,
             # Move control, approval state, conversion buttons (record_workflow.py, _record_workflow.html).
@@ -127,15 +127,6 @@ async def timeline_more(request: Request) -> Response:
 def _shows_files(entity: m.Entity) -> bool:
     return any(entity.fields[n].type == "file" for section in entity.views.form for n in section.fields
                if n in entity.fields)
-
-
-def _may(svc: Services, actor: Actor, action: Action, entity: str, record_id: int) -> bool:
-    """`Permissions.can` on a record this request has just read: a scope of none or all
-    decides without asking the database again (the same answer `can` gives)."""
-    scope = svc.permissions.scope(actor, entity, action)
-    if scope in ("none", "all"):
-        return scope == "all"
-    return svc.permissions.can(actor, action, entity, record_id)
 
 
 def _chart(svc: Services, shown: Display, name: str) -> dict[str, str]:

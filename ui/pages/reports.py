@@ -8,7 +8,8 @@
 Access, parameter checks and the row filter are the reports service's
 (engine/runtime/reports): 403 when no role lists the report, 422 naming a
 bad parameter. Charts are drawn by ui/static/charts.js from JSON in a
-`data-chart-spec` attribute (no inline script). See docs/reports-ui.md.
+`data-chart-spec` attribute (no inline script). The report work takes its turn
+(ui/report_turns.py: at most one report per CPU at once). See docs/reports-ui.md.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -33,6 +33,7 @@ from engine.runtime.reports.export import export_result
 
 from .. import urls
 from ..services import Services
+from ..report_turns import run_report_work
 from ..templating import render
 from ..web import is_htmx, services, signed_in_actor
 from .record import display_for
@@ -172,7 +173,7 @@ async def report_page(request: Request) -> Response:
                         "fields": param_fields(svc, report, query, locale),
                         "page_url": request.scope.get("root_path", "") + urls.report(name)})
         return context
-    context = await run_in_threadpool(load)
+    context = await run_report_work(load)
     if is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true":
         return render(request, "_report_result.html", context)
     return render(request, "report.html", context)
@@ -196,7 +197,7 @@ async def report_export(request: Request) -> Response:
         data = io.BytesIO()
         export_result(result, data, fmt="xlsx")
         return data.getvalue()
-    body = await run_in_threadpool(load)
+    body = await run_report_work(load)
     return Response(body, media_type=MIME[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
@@ -231,7 +232,7 @@ async def report_drill(request: Request) -> Response:
         return {"report_label": report.label.text(shown.locale, svc.config.company.default_locale),
                 "entity": entity, "columns": columns, "rows": rows, "more": page.has_more,
                 "key": key, "back_url": back}
-    return render(request, "report_drill.html", await run_in_threadpool(load))
+    return render(request, "report_drill.html", await run_report_work(load))
 
 
 async def record_chart(request: Request) -> Response:
@@ -249,7 +250,7 @@ async def record_chart(request: Request) -> Response:
                 "report_url": request.scope.get("root_path", "") + urls.report(name)
                 if reports.may_open(actor, name) else None}
     try:
-        context = await run_in_threadpool(load)
+        context = await run_report_work(load)
     except DomainError as exc:
         context = {"result": None, "spec": None, "error": exc.message, "report_url": None}
     return render(request, "_record_chart.html", context)

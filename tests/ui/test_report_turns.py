@@ -1,0 +1,48 @@
+"""Report work takes turns (ui/report_turns.py): at most N reports run at once per process, the rest wait."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
+import pytest
+from report_ui_helpers import rworld  # noqa: F401  (fixture)
+
+from engine.runtime.reports import Reports
+from ui import report_turns
+
+
+def test_the_limit_comes_from_the_environment_or_the_cpus_the_process_may_use():
+    assert report_turns.reports_at_once({"CRM_REPORTS_AT_ONCE": "3"}) == 3
+    assert report_turns.reports_at_once({}) == len(__import__("os").sched_getaffinity(0))
+    for bad in ("0", "-1", "two", "1.5"):
+        with pytest.raises(ValueError, match="CRM_REPORTS_AT_ONCE"):
+            report_turns.reports_at_once({"CRM_REPORTS_AT_ONCE": bad})
+
+
+@pytest.mark.parametrize("at_once", [1, 3])
+def test_concurrent_report_pages_run_at_most_the_limit_at_once(rworld, monkeypatch, at_once):
+    monkeypatch.setattr(report_turns, "_TURNS", anyio.CapacityLimiter(at_once))
+    running, peak, lock = [0], [0], threading.Lock()
+    real = Reports.run_report
+
+    def counted(self, *args, **kwargs):          # the real report, with a count of how many run right now
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.1)                      # long enough for the other requests to arrive meanwhile
+            return real(self, *args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+    monkeypatch.setattr(Reports, "run_report", counted)
+    client = rworld.signed_in("mona")
+    urls = ["/reports/deals_by_kind", "/reports/deals_by_kind.csv", "/reports/deals_by_owner",
+            "/reports/deals_by_kind"] * 2
+    with ThreadPoolExecutor(len(urls)) as pool:
+        answers = list(pool.map(client.get, urls))
+    assert [a.status_code for a in answers] == [200] * len(urls)
+    assert answers[0].text == answers[3].text and "report-table" in answers[0].text
+    assert peak[0] == at_once if at_once == 1 else 1 < peak[0] <= at_once
