@@ -212,3 +212,54 @@ def test_a_long_approval_name_is_told_once(db_url, write_config, mail_server, sm
         assert alerts == [f"approval:{LONG}"[:40], ALERT]
     finally:
         world.engine.dispose()
+
+
+SWEEP_INDEXES = {"ix_crm_approval_requests_created_at", "ix_crm_approval_requests_decided_at"}
+
+
+def sweep_plan(world: World, since: dt.datetime) -> str:
+    """The database's plan of the catch-up sweep's real SELECT (`due(since=)`), as text."""
+    import sqlalchemy as sa
+    postgres = world.engine.dialect.name == "postgresql"
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        return ("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement, parameters
+    with world.engine.connect() as conn:
+        if postgres:
+            conn.execute(sa.text("ANALYZE crm_approval_requests"))
+        else:
+            conn.exec_driver_sql("ANALYZE")
+        sa.event.listen(conn, "before_cursor_execute", explain, retval=True)
+        try:
+            rows = conn.execute(world.alerts.notices.due_query(since + dt.timedelta(minutes=5), since=since)).all()
+        finally:
+            sa.event.remove(conn, "before_cursor_execute", explain)
+    return "\n".join(" ".join(str(v) for v in row) for row in rows)
+
+
+def test_the_catch_up_sweep_reads_indexes_that_crm_migrate_adds_to_an_existing_database(
+        db_url, write_config, mail_server, sms_server):
+    import sqlalchemy as sa
+
+    from engine.cli import main
+    root = write_config(FILES)
+    world = World(root, db_url, mail_server, sms_server)
+    try:
+        old = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+        with world.engine.begin() as conn:          # a year of decided requests the sweep must not scan
+            conn.execute(world.tables("crm_approval_requests").insert(), [
+                dict(approval="big_discount", entity="deal", record_id=i, status="approved", step=0,
+                     steps='[{"role": "manager"}]', created_at=old + dt.timedelta(minutes=i),
+                     decided_at=old + dt.timedelta(minutes=i, seconds=30)) for i in range(1, 4001)])
+            for name in SWEEP_INDEXES:              # a database made before the indexes existed
+                conn.execute(sa.text(f"DROP INDEX {name}"))
+        names = {ix["name"] for ix in sa.inspect(world.engine).get_indexes("crm_approval_requests")}
+        assert not names & SWEEP_INDEXES
+        assert main(["migrate", "--config", str(root), "--db", db_url]) == 0
+        names = {ix["name"] for ix in sa.inspect(world.engine).get_indexes("crm_approval_requests")}
+        assert SWEEP_INDEXES <= names
+        plan = sweep_plan(world, dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc))
+        assert all(name in plan for name in SWEEP_INDEXES), plan
+        assert main(["migrate", "--config", str(root), "--db", db_url]) == 0      # nothing left to do
+    finally:
+        world.engine.dispose()
