@@ -11,8 +11,9 @@ same order with the same pieces (`values.convert`, the expression evaluator,
 the permission filter), but every lookup is one query per chunk: one SELECT per
 link column (by title, then by id), one for the users named, one per unique
 field, one for explicit ids. Each column's conversion is compiled once
-(`values.converter`). Expressions run in Python on each row with the linked
-rows read from those batches.
+(`values.converter`), and so is each rule, expression default, scoring rule
+and link filter (the evaluator's closures, made when the preparer is). They
+run in Python on each row with the linked rows read from those batches.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import Connection, or_, select
 
 from ..metadata import model as m
-from ..metadata.expressions.evaluate import EvalEnv, _program, _Run, evaluate
+from ..metadata.expressions.evaluate import EvalEnv, Program, _program, _Run
 from ..metadata.expressions.types import type_of_field
 from .actor import Actor
 from .errors import Problems
@@ -31,7 +32,7 @@ from .import_columns import Column, ColumnPlan, choice_text
 from .records import Records
 from .saving import LITERAL_DEFAULT_TYPES
 from .import_support import MemoConvert, RowCache, first_names, flatten_problems, links_followed, params_of
-from .values import ValueContext, convert, to_column
+from .values import ValueContext, convert, converter, to_column
 
 CREATED_AT = m.Field("created_at", "datetime", m.label_from_name("created_at"), None)  # type: ignore[arg-type]
 
@@ -86,10 +87,20 @@ class ChunkPreparer:
         scoring = self.ent.scoring
         self.scoring = scoring if scoring is not None and scoring.field in self.ent.fields else None
         self.first_stage = (stage.name, pipeline.stages[0].key) if stage and pipeline and pipeline.stages else None
-        self.rules = [(rule, first_names(rule.rule)) for rule in self.ent.validations]
+        # Programs compiled once here, not looked up per row (the evaluator's cache is keyed by text).
+        self.rules = [(rule, first_names(rule.rule), self._compiled(rule.rule)) for rule in self.ent.validations]
+        self.default_programs = {f.name: self._compiled(str(f.default)) for f in self.expression_defaults
+                                 if f.default != "current_user"}
+        self.default_converters = {f.name: converter(f, self.ctx) for f in self.expression_defaults}
+        self.score_rules = ([(rule.points, self._compiled(rule.when)) for rule in self.scoring.rules]
+                            if self.scoring is not None else [])
         self.followed = links_followed(self.ent, self.expression_defaults)
-        self.required = [f for f in self.ent.fields.values() if f.required]
+        # (name, is a lines field): the fields a row must fill (a lines field never is, by import)
+        self.required = [(f.name, f.type == "lines") for f in self.ent.fields.values()
+                         if f.required and (f.type == "lines" or f.stored and f.type != "autonumber")]
         self.filtered_links = [f for f in self.ent.links() if f.filter]
+        # Each link filter compiled once: its `$names` come from the imported row, typed as its fields.
+        self.link_filters = {f.name: self._filter_program(f) for f in self.filtered_links}
         self.blank: dict[str, Any] = {"id": None, "created_by": actor.id, "updated_by": actor.id, "version": 1,
                                       **{f.name: None for f in self.stored}}
         self.handlers: list[tuple[int, str, Any, Mapping[str, str] | None]] = []
@@ -115,8 +126,11 @@ class ChunkPreparer:
         # One evaluation context for the chunk: the clock read once, each linked row loaded once.
         run = _Run(EvalEnv(config=self.config, entity=self.ent.name, record={}, load=cache, now=now,
                            current_user=self._current_user))
+        filter_runs = {f.name: _Run(EvalEnv(config=self.config, entity=f.entity or "", record={}, load=cache,
+                                             now=now, current_user=self._current_user))
+                       for f in self.filtered_links}
         for row in parsed:
-            self._complete(row, run, cache, now)
+            self._complete(row, run, filter_runs, cache)
         self._check_ids(conn, parsed)
         self._check_unique(conn, parsed)
         result = ChunkResult()
@@ -143,23 +157,17 @@ class ChunkPreparer:
             else:
                 row.problems.record(f"the row has {len(cells)} cells, the header {width}")
         for index, kind, f, keys in self.handlers:
-            column = [cells[index] for _, cells in good]
             if kind in ("value", "created_at"):
-                target = f if kind == "value" else CREATED_AT
-                name = target.name
-                for (row, _), (value, errors) in zip(good, self._convert_column(target, column, keys)):
-                    if errors:
-                        for error in errors:
-                            row.problems.field(name, error)
-                    elif value is not None:
-                        row.record[name] = value
+                self._convert_column(f if kind == "value" else CREATED_AT, index, good, keys)
             elif kind == "ref":
-                for (row, _), raw in zip(good, column):
-                    text = raw.strip()
+                name = f.name
+                for row, cells in good:
+                    text = cells[index].strip()
                     if text:
-                        row.refs[f.name] = text
+                        row.refs[name] = text
             else:
-                for (row, _), raw in zip(good, column):
+                for row, cells in good:
+                    raw = cells[index]
                     text = raw.strip()
                     if text.isdigit() and 0 < int(text) < 2**31:
                         row.explicit_id = int(text)
@@ -167,18 +175,25 @@ class ChunkPreparer:
                         row.problems.field("id", "must be a positive whole number")
         return rows
 
-    def _convert_column(self, f: m.Field, column: list[str], keys: Mapping[str, str] | None) -> list[Any]:
-        """`convert` once per distinct text of the column (choice labels become keys first)."""
+    def _convert_column(self, f: m.Field, index: int, good: list[tuple[_Row, list[str]]],
+                        keys: Mapping[str, str] | None) -> None:
+        """Column `index` converted into each row's record: `convert` once per distinct text of the
+        chunk (choice labels become keys first); a refused value is a problem of the row's field."""
         seen: dict[str, tuple[Any, list[str]]] = {}
         convert_one = self.convert.for_field(f)
-        out = []
-        for raw in column:
+        name, multichoice = f.name, f.type == "multichoice"
+        for row, cells in good:
+            raw = cells[index]
             hit = seen.get(raw)
             if hit is None:
-                text = choice_text(raw, keys, f.type == "multichoice") if keys is not None and raw.strip() else raw
+                text = choice_text(raw, keys, multichoice) if keys is not None and raw.strip() else raw
                 hit = seen[raw] = convert_one(text)
-            out.append(hit)
-        return out
+            value, errors = hit
+            if errors:
+                for error in errors:
+                    row.problems.field(name, error)
+            elif value is not None:
+                row.record[name] = value
 
     # -- users and links, one query per chunk -------------------------------------------------------
     def _resolve_users(self, conn: Connection, rows: list[_Row]) -> None:
@@ -259,7 +274,7 @@ class ChunkPreparer:
                                    else f"{f.entity} {text} does not exist")
 
     # -- defaults, ownership, required, link filters, rules -------------------------------------------
-    def _complete(self, row: _Row, run: _Run, cache: RowCache, now: dt.datetime) -> None:
+    def _complete(self, row: _Row, run: _Run, filter_runs: dict[str, _Run], cache: RowCache) -> None:
         """Defaults, owner and team, first stage, required fields, link filters, validation rules."""
         record, problems = row.record, row.problems
         refused = problems.fields
@@ -281,64 +296,55 @@ class ChunkPreparer:
                 record["team"] = owner["team"] if owner else None
         if self.first_stage and record[self.first_stage[0]] is None:
             record[self.first_stage[0]] = self.first_stage[1]
-        for f in self.required:
-            if f.name not in refused:
-                if f.type == "lines":
-                    problems.field(f.name, "needs at least one row")
-                elif f.stored and f.type != "autonumber" and record[f.name] in (None, [], ""):
-                    problems.field(f.name, "is required")
+        for name, lines in self.required:
+            if name not in refused:
+                if lines:
+                    problems.field(name, "needs at least one row")
+                elif record[name] in (None, [], ""):
+                    problems.field(name, "is required")
         for f in self.filtered_links:
             if record[f.name] is not None and f.name not in refused:
-                self._check_link_filter(f, record, cache, now, problems)
-        for rule, names in self.rules:
+                self._check_link_filter(f, record, filter_runs[f.name], problems)
+        for rule, names, program in self.rules:
             if refused and not names.isdisjoint(refused):
                 continue   # a rule over a value already refused would only repeat the refusal
             try:
-                ok = self._program(rule.rule)(run, record)
+                ok = program(run, record)
             except Exception as exc:
                 problems.record(f"the rule '{rule.rule}' could not be checked ({exc})")
                 continue
             if ok is False:
                 problems.record(rule.message.text(self.actor.locale, self.config.company.default_locale))
         if self.scoring is not None and not problems:
-            record[self.scoring.field] = sum(rule.points for rule in self.scoring.rules
-                                             if self._holds(rule.when, run, record))
-
-    def _holds(self, text: str, run: _Run, record: dict[str, Any]) -> bool:
-        """A scoring rule: null, or a value that cannot be computed, gives no points (as a save does)."""
-        try:
-            return self._program(text)(run, record) is True
-        except Exception:   # noqa: BLE001
-            return False
+            record[self.scoring.field] = sum(points for points, program in self.score_rules
+                                             if _holds(program, run, record))
 
     def _expression_default(self, f: m.Field, run: _Run, record: dict[str, Any], problems: Problems) -> None:
         if f.default == "current_user":
             record[f.name] = self.actor.id
             return
         try:
-            value = self._program(str(f.default))(run, record)
+            value = self.default_programs[f.name](run, record)
         except Exception as exc:   # as a save: a default that cannot be computed leaves the field empty
             problems.field(f.name, f"its default could not be computed ({exc})")
             return
         if value is not None and not (isinstance(value, (list, tuple)) and f.type != "multichoice"):
-            converted, errors = convert(f, value, self.ctx)
+            converted, errors = self.default_converters[f.name](value)
             if errors:
                 problems.field(f.name, "default " + "; ".join(errors))
             else:
                 record[f.name] = converted
 
-    def _check_link_filter(self, f: m.Field, record: dict[str, Any], cache: RowCache, now: dt.datetime,
-                           problems: Problems) -> None:
-        """The link's `filter` on the linked row, `$name` from the imported row (as a save checks it)."""
-        target_row = cache(f.entity or "", record[f.name])
-        names = params_of(f.filter or "")
-        params = {p: record.get(p) for p in names}
-        types = {p: type_of_field(self.ent.fields[p]) for p in names if p in self.ent.fields}
-        env = EvalEnv(config=self.config, entity=f.entity or "", record=target_row or {}, load=cache, now=now,
-                      current_user=self._current_user, params=params,
-                      param_types={k: v for k, v in types.items() if v is not None})
+    def _check_link_filter(self, f: m.Field, record: dict[str, Any], run: _Run, problems: Problems) -> None:
+        """The link's `filter` on the linked row, `$name` from the imported row (as a save checks it).
+
+        `run` is the chunk's evaluation context for the linked entity; only its parameters change per row.
+        """
+        names, program = self.link_filters[f.name]
+        target_row = run.env.load(f.entity or "", record[f.name])  # type: ignore[misc]
+        run.env.params = {p: record.get(p) for p in names}
         try:
-            ok = evaluate(f.filter or "", env) is True
+            ok = program(run, target_row or {}) is True
         except Exception as exc:
             problems.field(f.name, f"its filter could not be checked ({exc})")
             return
@@ -375,9 +381,25 @@ class ChunkPreparer:
                 seen.add(value)
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _program(self, text: str):
-        """The expression compiled once (the evaluator's own cache) and run on each row."""
-        return _program(self.config, self.ent.name, text, ())
+    def _filter_program(self, f: m.Field) -> tuple[set[str], Program]:
+        """A link's filter over the linked entity, with the `$names` it takes from the imported row."""
+        names = params_of(f.filter or "")
+        types = {p: type_of_field(self.ent.fields[p]) for p in names if p in self.ent.fields}
+        param_types = tuple(sorted((k, v) for k, v in types.items() if v is not None))
+        config, entity, text = self.config, f.entity or "", f.filter or ""
+        try:
+            return names, _program(config, entity, text, param_types)
+        except Exception:   # noqa: BLE001 - reported per row, as when it is compiled per row
+            return names, lambda run, row: _program(config, entity, text, param_types)(run, row)
+
+    def _compiled(self, text: str) -> Program:
+        """The expression compiled once, run on each row; one that does not compile fails on each
+        row with its error, as when it is compiled per row."""
+        config, entity = self.config, self.ent.name
+        try:
+            return _program(config, entity, text, ())
+        except Exception:   # noqa: BLE001 - reported per row by the caller
+            return lambda run, record: _program(config, entity, text, ())(run, record)
 
     def _user_row(self, conn: Connection, user_id: int) -> Mapping[str, Any] | None:
         users = self.records.tables.users
@@ -386,6 +408,14 @@ class ChunkPreparer:
             self.users[row["id"]] = row
             self.users[row["username"]] = row
         return row
+
+
+def _holds(program: Program, run: _Run, record: dict[str, Any]) -> bool:
+    """A scoring rule: null, or a value that cannot be computed, gives no points (as a save does)."""
+    try:
+        return program(run, record) is True
+    except Exception:   # noqa: BLE001
+        return False
 
 
 def _user_key(text: str) -> int | str:

@@ -16,6 +16,7 @@ is caught by the database when written, and that batch is written row by row.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -55,6 +56,7 @@ def _start(root: str, files: dict[str, str], url: str, actor: Actor, entity: str
     plan = map_columns(config, entity, header, records.permissions.hidden(actor, entity))
     _WORKER.update(records=records, clock=clock, preparer=ChunkPreparer(records, actor, plan),
                    writer=BatchWriter(records, actor, plan.entity))
+    gc.freeze()      # this process lives for one import: its set-up is never garbage (import_support.spared_from_gc)
 
 
 def _check(chunk: Chunk, now: dt.datetime) -> Checked:

@@ -14,6 +14,7 @@ because SQLAlchemy's per-row statement handling costs more than the insert.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from dataclasses import dataclass
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -65,11 +66,12 @@ class _RawInsert:
 
 
 class Item(NamedTuple):
-    """What writing needs of a record besides its encoded row: where it was, its id, its creation time."""
+    """What writing needs of a record besides its encoded row: where it was, its id, and the day it
+    was created in the company's timezone (for autonumber periods; None when the entity has none)."""
 
     line: int
     explicit_id: int | None
-    created_at: dt.datetime
+    day: dt.date | None
 
 
 @dataclass(slots=True)
@@ -105,6 +107,7 @@ class BatchWriter:
                             if f.type == "autonumber"]
         self.zone = ZoneInfo(records.config.company.timezone)
         self.columns = SYSTEM_COLUMNS + tuple(f.name for f in self.stored)
+        self.pick = operator.itemgetter(*self.columns)      # a record's values in column order, in C
         # Columns whose stored form differs from the value (multichoice: JSON text).
         self.listed = [(len(SYSTEM_COLUMNS) + i, f) for i, f in enumerate(self.stored) if f.type == "multichoice"]
         self.audit_json = AuditJson(entity)
@@ -113,22 +116,37 @@ class BatchWriter:
         self.audit_sql = _RawInsert(dialect, records.tables.audit, AUDIT_COLUMNS)
 
     def encode(self, ready: list[Prepared], now: dt.datetime) -> Batch:
-        columns, listed, bind = self.columns, self.listed, self.rows_sql.bind
+        pick, listed, bind = self.pick, self.listed, self.rows_sql.bind
         rows = []
         for p in ready:
-            record = p.record
-            row = [record[c] for c in columns]
+            row = list(pick(p.record))
             for i, f in listed:
                 row[i] = to_column(f, row[i])
             rows.append(bind(row))
         name, user, revision = self.entity.name, self.actor.id, self.records.config.revision
         encode, bind_audit = self.audit_json, self.audit_sql.bind
         audit = []
+        markers = [(f.name, _marker(f)) for _, f in self.autonumbers]
         for p in ready:
-            for _, f in self.autonumbers:      # numbered when written: a marker the number replaces
-                p.record[f.name] = _marker(f)
+            for field_name, marker in markers:     # numbered when written: a marker the number replaces
+                p.record[field_name] = marker
             audit.append(bind_audit([name, None, "create", None, None, encode(p.record), user, now, revision]))
-        return Batch([Item(p.line, p.explicit_id, p.record["created_at"]) for p in ready], rows, audit)
+        return Batch([Item(p.line, p.explicit_id, day) for p, day in zip(ready, self._days(ready))], rows, audit)
+
+    def _days(self, ready: list[Prepared]) -> list[dt.date | None]:
+        """Each record's creation day in the company's timezone, once per distinct creation time;
+        computed here (beside the checks, in a worker when there is one), not when written."""
+        if not self.autonumbers:
+            return [None] * len(ready)
+        zone, seen = self.zone, {}
+        out = []
+        for p in ready:
+            created = p.record["created_at"]
+            day = seen.get(created)
+            if day is None:
+                day = seen[created] = created.astimezone(zone).date()
+            out.append(day)
+        return out
 
     def write(self, conn: Connection, batch: Batch) -> None:
         if not batch.items:
@@ -176,7 +194,8 @@ class BatchWriter:
         groups: dict[str, list[tuple[int, dt.date]]] = {}
         periods: dict[dt.date, str] = {}
         for i, p in enumerate(ready):
-            day = p.created_at.astimezone(self.zone).date()
+            day = p.day
+            assert day is not None          # set by encode for an entity with autonumbers
             period = periods.get(day)
             if period is None:
                 period = periods[day] = period_of(fmt, day)

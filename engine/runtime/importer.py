@@ -29,6 +29,7 @@ from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .import_batch import ChunkPreparer
 from .import_columns import ColumnsRefused, map_columns
 from .import_parallel import Checked, Chunk, can_run_in_workers, parallel_chunks
+from .import_support import spared_from_gc
 from .import_write import Batch, BatchWriter
 from .records import Records
 
@@ -79,7 +80,7 @@ def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathL
     rows = imported = 0
     ignored: tuple[str, ...] = ()
     try:
-        with open_csv_stream(path) as source:
+        with open_csv_stream(path) as source, spared_from_gc():
             header = next(source.rows, None)
             if header is None:
                 raise ValidationFailed(messages=["the file is empty (no header row)"])

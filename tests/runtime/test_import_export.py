@@ -444,3 +444,26 @@ def test_the_audit_encoder_writes_what_the_audit_trail_writes():
                   close_date=dt.date(2025, 1, 2), code="D-1", owner=3, stage="won")
     expected = to_json({k: v for k, v in record.items() if v is not None and deal.fields[k].stored})
     assert AuditJson(deal)(record) == expected
+
+
+def test_objects_set_aside_from_garbage_collection_during_an_import_return_afterwards(crm, tmp_path):
+    import gc
+    records, _ = crm
+    add_accounts(records, "ACME")
+    path = write_csv(tmp_path / "deals.csv", [["name", "account"], ["One", "ACME"]])
+    seen = []
+
+    class Watch(io.StringIO):
+        def write(self, text):              # the progress line is written while the import runs
+            seen.append(gc.get_freeze_count())
+            return len(text)
+    assert gc.get_freeze_count() == 0
+    assert import_csv(records, SYSTEM, "deal", path, progress=Watch()).imported == 1
+    assert seen[0] > 0                       # the first line, after the chunk (the last one follows the import)
+    assert gc.get_freeze_count() == 0       # back to the collector
+    gc.freeze()                              # a process that set objects aside itself (the web server) keeps them so
+    try:
+        import_csv(records, SYSTEM, "deal", write_csv(tmp_path / "more.csv", [["name", "account"], ["Two", "ACME"]]))
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
