@@ -27,20 +27,11 @@ from engine.runtime.alerts.approval_notices import alert_name
 from engine.runtime.db import make_engine
 from engine.runtime.records import Records
 from engine.runtime.tables import build_tables
+from timing import best_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime(2026, 6, 15, 9, 0, tzinfo=dt.timezone.utc)
 INDEXES = ("ix_crm_approval_requests_created_at", "ix_crm_approval_requests_decided_at")
-
-
-def best(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return min(times)
 
 
 def main() -> None:
@@ -88,11 +79,11 @@ def main() -> None:
         with engine.connect() as conn:
             notices.due(conn, NOW, since=since)
 
-    with_ms = best(sweep, args.runs)
+    with_ms = best_ms(sweep, args.runs)
     with engine.begin() as conn:
         for name in INDEXES:
             conn.execute(sa.text(f"DROP INDEX {name}"))
-    without_ms = best(sweep, args.runs)
+    without_ms = best_ms(sweep, args.runs)
     print(f"{engine.dialect.name}, {args.requests:,} decided requests: catch-up sweep {with_ms:.1f} ms with the "
           f"created_at/decided_at indexes, {without_ms:.1f} ms without")
     engine.dispose()

@@ -30,19 +30,10 @@ from engine.runtime.reports import Reports
 from engine.runtime.reports.forecast import forecast
 from engine.runtime.reports.forecast_snapshots import take_snapshot
 from engine.runtime.tables import build_tables
+from timing import best_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime(2026, 6, 15, 9, 0, tzinfo=dt.timezone.utc)
-
-
-def best(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return min(times)
 
 
 def main() -> None:
@@ -105,9 +96,9 @@ def main() -> None:
             conn.execute(tables("crm_forecast_snapshot_rows").delete())
         take_snapshot(reports, spec, now=NOW)
 
-    engine_ms = best(lambda: forecast(reports, SYSTEM, "sales", period="this_year"), args.runs)
-    hand_ms = best(handwritten, args.runs)
-    snap_ms = best(snapshot, args.runs)
+    engine_ms = best_ms(lambda: forecast(reports, SYSTEM, "sales", period="this_year"), args.runs)
+    hand_ms = best_ms(handwritten, args.runs)
+    snap_ms = best_ms(snapshot, args.runs)
     print(f"{engine.dialect.name}, {args.deals:,} deals: forecast() {engine_ms:.0f} ms, hand-written "
           f"{hand_ms:.0f} ms ({engine_ms / hand_ms:.2f}x); snapshot INSERT ... SELECT {snap_ms:.0f} ms")
     engine.dispose()
