@@ -5,6 +5,9 @@
 #
 #   bench/pages.sh [SCALE]            # SCALE default 0.1; `make bench SCALE=1` for 1M deals
 #   SKIP_DJANGO=1 DURATION=3s ROUNDS=1 bench/pages.sh 0.1    # quick app-vs-floor check
+#   CRM_BENCH_INDEXES=single bench/pages.sh 0.1      # the app without the composite indexes the
+#       engine derives from list filters + sort (single-column ones only, like the floor):
+#       serves a copy /tmp/benchapp/s<SCALE>-single.sqlite3 made by bench/single_column_db.py
 #
 # What it does, in order (nothing outside /tmp and bench/results/ is written):
 #  1. Tools: if wrk, curl, taskset, setsid or sqlite3 are missing, runs
@@ -43,7 +46,16 @@ fi
 # $ACCOUNT_ID come from run_all.sh, hence the single quotes.
 export APP_NAME="crm engine (bench/config, crm serve: uvicorn 1 worker, SQLite)"
 export APP_PREPARE='bench/app_prepare.sh "$SCALE"'
-export APP_START='CRM_SECRET_KEY=bench-page-benchmark-session-key-0123456789abcdef exec .venv/bin/crm serve --config bench/config --db "sqlite:////tmp/benchapp/s$SCALE.sqlite3" --host 127.0.0.1 --port "$APP_PORT" --no-access-log'
+APP_DB_NAME='s$SCALE'
+case ${CRM_BENCH_INDEXES:-derived} in
+  derived) ;;
+  single)
+    APP_NAME="$APP_NAME, single-column indexes only"
+    APP_PREPARE='bench/app_prepare.sh "$SCALE" && .venv/bin/python bench/single_column_db.py "/tmp/benchapp/s$SCALE.sqlite3"'
+    APP_DB_NAME='s$SCALE-single' ;;
+  *) echo "bench/pages.sh: CRM_BENCH_INDEXES must be derived or single" >&2; exit 2 ;;
+esac
+export APP_START='CRM_SECRET_KEY=bench-page-benchmark-session-key-0123456789abcdef exec .venv/bin/crm serve --config bench/config --db "sqlite:////tmp/benchapp/'"$APP_DB_NAME"'.sqlite3" --host 127.0.0.1 --port "$APP_PORT" --no-access-log'
 export APP_HEALTH=/healthz
 export APP_COOKIE_CMD='bench/app_cookie.sh "http://127.0.0.1:$APP_PORT" bench benchpass'
 ACCOUNT_ID=${ACCOUNT_ID:-4242}
@@ -67,7 +79,7 @@ folder=$(sed -n 's/.*servers stopped; results in \(.*\)$/\1/p' "$log" | tail -n 
 rm -f "$log"
 [ "$status" = 0 ] || exit "$status"
 mkdir -p bench/results
-out="bench/results/pages-s$SCALE-$(basename "$folder").md"
+out="bench/results/pages-s$SCALE$([ "${CRM_BENCH_INDEXES:-derived}" = single ] && echo -single || true)-$(basename "$folder").md"
 { echo "# Page benchmark, scale $SCALE: $(basename "$folder")"; echo
   echo '```'; cat "$folder/meta.txt"; echo '```'; echo
   cat "$folder/results.md"; } >"$out"

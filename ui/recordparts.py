@@ -87,6 +87,9 @@ class Row:
 class RowPage:
     rows: list[Row]
     more_url: str | None
+    # Every record of the list, as read, when this first page holds them all (else None): the
+    # timeline over the same entity and link then needs no read of its own (`timeline_page`).
+    every_record: list[Mapping[str, Any]] | None = None
 
 
 def _columns(svc: Services, actor: Actor, entity: m.Entity, skip: set[str]) -> tuple[m.Field, ...]:
@@ -177,7 +180,13 @@ def related_page(svc: Services, actor: Actor, shown: Display, spec: RelatedSpec,
     parent = svc.config.entities[next(f.entity for f in spec.entity.links() if f.name == spec.link) or ""]
     more = (shown.root_path + urls.record(parent.name, record_id) + f"/related/{spec.entity.name}"
             f"?offset={offset + PAGE_SIZE}") if page.has_more else None
-    return RowPage(rows, more)
+    return RowPage(rows, more, every_record=list(page.rows) if offset == 0 and not page.has_more else None)
+
+
+def complete_related(related: list[tuple[RelatedSpec, RowPage]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """(entity, link) -> every record linking here, for the related lists whose first page holds them all."""
+    return {(spec.entity.name, spec.link): page.every_record for spec, page in related
+            if page.every_record is not None}
 
 
 # -- timeline ---------------------------------------------------------------------------------------
@@ -195,19 +204,27 @@ def timeline_sources(svc: Services, actor: Actor, entity: m.Entity) -> list[tupl
 
 
 def timeline_page(svc: Services, actor: Actor, shown: Display, sources: list[tuple[m.Entity, str]],
-                  record_id: int, offset: int) -> RowPage:
+                  record_id: int, offset: int,
+                  known: Mapping[tuple[str, str], list[Mapping[str, Any]]] | None = None) -> RowPage:
     """Newest first across every timeline entity: each gives its newest `offset + PAGE_SIZE + 1`
-    rows (in SQL), merged here; only that bounded slice is ever in Python."""
+    rows (in SQL), merged here; only that bounded slice is ever in Python.
+
+    `known` (from `complete_related`) holds every record of a source the page has already read
+    through the same permission-checked `Records.list` (fewer than a page of them): the
+    timeline's own read would return those very rows, and the sort below orders them."""
     entries: list[Row] = []
     parent = ""
     for other, link in sources:
         parent = next(f.entity for f in other.links() if f.name == link) or ""
-        page = svc.records.list(actor, other.name, where={link: record_id}, sort=["-created_at", "-id"],
-                                limit=offset + PAGE_SIZE + 1, with_titles=True)
-        shown.take_titles(other, page.rows)
-        shown.prepare(other, page.rows)
+        records = (known or {}).get((other.name, link))
+        if records is None:
+            page = svc.records.list(actor, other.name, where={link: record_id}, sort=["-created_at", "-id"],
+                                    limit=offset + PAGE_SIZE + 1, with_titles=True)
+            records = page.rows
+            shown.take_titles(other, records)
+            shown.prepare(other, records)
         columns = _columns(svc, actor, other, {link})
-        for r in page.rows:
+        for r in records:
             row = _row(svc, shown, other, r, columns)
             row.entity_label = shown.label(other.label)
             row.at = r.get("created_at")

@@ -177,6 +177,49 @@ def test_the_page_asks_the_database_the_same_number_of_times_however_many_rows_i
     assert not [s for s in statements if re.search(r"FROM account\b.*\baccount\.id IN \(", s, re.S)]
 
 
+
+def test_an_entity_both_listed_and_on_the_timeline_is_read_once_while_it_fits_a_page(db_url, monkeypatch, request):
+    """`detail.related` lists activities too: with no more than a page of them the related list's read
+    (the user's row filter and all) gives the timeline its rows; with more, each reads its own."""
+    from sqlalchemy import event
+    import record_helpers
+    files = dict(record_helpers.FILES)
+    files["entities/account.yaml"] = files["entities/account.yaml"].replace(
+        "related: [contact, order]", "related: [contact, order, activity]")
+    files["entities/activity.yaml"] = files["entities/activity.yaml"].replace(
+        "list: {columns: [subject, kind]}", "list: {columns: [subject, kind], sort: subject}")
+    monkeypatch.setattr(record_helpers, "FILES", files)
+    world = request.getfixturevalue("world")
+    acme = world.create("anna", "account", name="ACME")
+    world.create("ben", "account", name="Theirs")
+    client = world.signed_in("anna")
+    statements: list[str] = []
+    event.listen(world.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def page() -> str:
+        statements.clear()
+        answer = client.get(f"/records/account/{acme['id']}")
+        assert answer.status_code == 200
+        return answer.text
+
+    def subjects(html: str, start: str, end: str) -> list[str]:
+        part = html[html.index(start):]
+        return re.findall(r">(Call \d\d)</a>", part[:part.index(end)])
+    for i in range(10):
+        world.create("anna", "activity", subject=f"Call {i:02}", account=acme["id"])
+    page()                                                   # warm
+    html = page()
+    activity_reads = [s for s in statements if re.search(r"FROM activity\b", s)]
+    assert len(activity_reads) == 1 and len(statements) == 8, "\n".join(statements)
+    assert subjects(html, 'data-related="activity"', "</section>") == [f"Call {i:02}" for i in range(10)]
+    assert subjects(html, '<ol class="timeline"', "</ol>") == [f"Call {i:02}" for i in range(9, -1, -1)]
+    world.create("anna", "activity", subject="Call 10", account=acme["id"])     # more than a page now
+    html = page()
+    assert len([s for s in statements if re.search(r"FROM activity\b", s)]) == 2 and len(statements) == 9
+    assert subjects(html, 'data-related="activity"', "</section>") == [f"Call {i:02}" for i in range(10)]
+    assert subjects(html, '<ol class="timeline"', "</ol>") == [f"Call {i:02}" for i in range(10, 0, -1)]
+    assert "Show more" in section(html, 'data-related="activity"')
+
 def test_a_rep_s_page_decides_edit_and_delete_from_the_owner_in_hand(world):
     """`own` scopes are answered from the record's owner: the rep's page asks no more than the admin's."""
     from sqlalchemy import event

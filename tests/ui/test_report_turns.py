@@ -1,6 +1,7 @@
-"""Report work takes turns (ui/report_turns.py): at most N reports run at once per process, the rest wait."""
+"""Report work takes turns (ui/report_turns.py): at most N reports, dashboards, forecasts run at once per process."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -8,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import anyio
 import pytest
 from report_ui_helpers import rworld  # noqa: F401  (fixture)
+from test_forecast_ui import fworld  # noqa: F401  (fixture)
 
 from engine.runtime.reports import Reports
 from ui import report_turns
@@ -46,3 +48,40 @@ def test_concurrent_report_pages_run_at_most_the_limit_at_once(rworld, monkeypat
     assert [a.status_code for a in answers] == [200] * len(urls)
     assert answers[0].text == answers[3].text and "report-table" in answers[0].text
     assert peak[0] == at_once if at_once == 1 else 1 < peak[0] <= at_once
+
+
+def test_dashboards_and_forecasts_take_the_same_turns_as_reports(fworld, monkeypatch):
+    """Dashboard widgets (also on the home page), the forecast page and its drill wait with the reports."""
+    from ui.pages import dashboards, forecasts
+    monkeypatch.setattr(report_turns, "_TURNS", anyio.CapacityLimiter(2))
+    mona = fworld.signed_in("mona")
+    month = re.search(r'href="(/forecasts/sales/drill\?[^"]*by=month[^"]*)"',
+                      mona.get("/forecasts/sales?period=this_year").text).group(1).replace("&amp;", "&")
+    inside, peak, lock = set(), [0], threading.Lock()   # threads inside report work now (a dashboard runs reports)
+
+    def counted(real):
+        def work(*args, **kwargs):
+            me = threading.get_ident()
+            with lock:
+                outermost = me not in inside
+                inside.add(me)
+                peak[0] = max(peak[0], len(inside))
+            try:
+                time.sleep(0.1)                  # long enough for the other requests to arrive meanwhile
+                return real(*args, **kwargs)
+            finally:
+                if outermost:
+                    with lock:
+                        inside.discard(me)
+        return work
+    monkeypatch.setattr(Reports, "run_report", counted(Reports.run_report))
+    monkeypatch.setattr(dashboards, "dashboard", counted(dashboards.dashboard))
+    monkeypatch.setattr(forecasts, "forecast", counted(forecasts.forecast))
+    monkeypatch.setattr(forecasts, "forecast_drill", counted(forecasts.forecast_drill))
+    urls = ["/dashboards/team_board", "/forecasts/sales?period=this_year", month, "/", "/reports/deals_by_kind"] * 2
+    with ThreadPoolExecutor(len(urls)) as pool:
+        answers = list(pool.map(mona.get, urls))
+    assert [a.status_code for a in answers] == [200] * len(urls)
+    assert 'data-widget="sales"' in answers[0].text and 'data-widget="sales"' in answers[3].text
+    assert "A-new" in answers[2].text and answers[1].text == answers[6].text
+    assert peak[0] == 2                          # 10 requests, never more than 2 at once

@@ -11,7 +11,8 @@ widgets a chart and a link to the full report; quota widgets a row per user
 and target with an attainment meter marked under/over target. A widget that
 fails (a report reading a field hidden from the user) shows its reason in its
 own box. Who edits targets: administrators only, as `set_target` enforces
-(docs/reports-ui.md).
+(docs/reports-ui.md). The widgets (and the targets page's attainment) are report work: they
+take their turn (ui/report_turns.py); saving a target does not wait.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from engine.runtime.reports.formats import format_value
 from engine.runtime.reports.quotas import quota_attainment, set_target
 
 from .. import urls
+from ..report_turns import run_report_work
 from ..services import Services
 from ..templating import render
 from ..web import is_htmx, services, signed_in_actor
@@ -99,7 +101,7 @@ def board_context(request: Request, svc: Services, actor: Actor, name: str) -> d
 
 async def dashboard_page(request: Request) -> Response:
     svc, actor, name = services(request), signed_in_actor(request), request.path_params["name"]
-    context = await run_in_threadpool(board_context, request, svc, actor, name)
+    context = await run_report_work(board_context, request, svc, actor, name)
     if is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true":
         return render(request, "_dashboard_widgets.html", context)
     return render(request, "dashboard.html", context)
@@ -124,7 +126,7 @@ def _targets_context(request: Request, svc: Services, actor: Actor, name: str) -
 
 async def targets_page(request: Request) -> Response:
     svc, actor, name = services(request), signed_in_actor(request), request.path_params["name"]
-    return render(request, "quota_targets.html", await run_in_threadpool(_targets_context, request, svc, actor, name))
+    return render(request, "quota_targets.html", await run_report_work(_targets_context, request, svc, actor, name))
 
 
 async def targets_save(request: Request) -> Response:

@@ -10,6 +10,7 @@ Access, the row filter and the numbers are the reports service's
 (engine/runtime/reports/forecast.py, forecast_snapshots.py): 403 when neither
 a role nor a dashboard of the user's opens the forecast, 422 for a bad period.
 The chart is drawn by ui/static/charts.js from a `data-chart-spec` attribute.
+The page and the drill are report work: they take their turn (ui/report_turns.py).
 See docs/reports-ui.md.
 """
 from __future__ import annotations
@@ -18,7 +19,6 @@ import datetime as dt
 from typing import Any, Callable, Mapping
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,6 +27,7 @@ from engine.runtime.reports.forecast import ForecastLine, ForecastResult, foreca
 from engine.runtime.reports.forecast_snapshots import forecast_accuracy
 
 from .. import urls
+from ..report_turns import run_report_work
 from ..services import Services
 from ..templating import render
 from ..web import is_htmx, services, signed_in_actor
@@ -102,7 +103,7 @@ def forecast_context(request: Request, svc: Services, name: str, query: Mapping[
 
 async def forecast_page(request: Request) -> Response:
     svc, name = services(request), request.path_params["name"]
-    context = await run_in_threadpool(forecast_context, request, svc, name, dict(request.query_params))
+    context = await run_report_work(forecast_context, request, svc, name, dict(request.query_params))
     if is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true":
         return render(request, "_forecast_result.html", context)
     return render(request, "forecast.html", context)
@@ -132,7 +133,7 @@ async def forecast_drill_page(request: Request) -> Response:
                  else name)
         return {"report_label": label, "entity": entity, "columns": columns, "rows": rows,
                 "more": page.has_more, "back_url": back}
-    return render(request, "report_drill.html", await run_in_threadpool(load))
+    return render(request, "report_drill.html", await run_report_work(load))
 
 
 ROUTES = [Route(urls.FORECAST_DRILL, forecast_drill_page, methods=["GET"], name="forecast_drill"),

@@ -29,7 +29,7 @@ from ..services import Services
 from ..templating import page_templates, render
 from ..web import formatter, request_locale, services, signed_in_actor, translations
 from .record_workflow import workflow_panel
-from ..recordparts import (PAGE_SIZE, history_rows, related_page, related_specs, section_rows,
+from ..recordparts import (PAGE_SIZE, complete_related, history_rows, related_page, related_specs, section_rows,
                           timeline_page, timeline_sources)
 
 
@@ -67,7 +67,9 @@ async def record_page(request: Request) -> Response:
         related = [(spec, related_page(svc, actor, shown, spec, record_id, 0)) for spec in
                    related_specs(svc, actor, shown, entity)]
         sources = timeline_sources(svc, actor, entity)
-        timeline = timeline_page(svc, actor, shown, sources, record_id, 0) if sources else None
+        # An entity both listed and on the timeline, with fewer than a page of records: read once.
+        timeline = (timeline_page(svc, actor, shown, sources, record_id, 0, known=complete_related(related))
+                    if sources else None)
         # Decided from the role's scope and the record's owner in hand where they suffice (no query).
         can_edit = svc.permissions.can(actor, "update", entity.name, record_id, record=record)
         return {
