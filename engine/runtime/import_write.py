@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..metadata import model as m
 from .actor import Actor
-from .import_support import AuditJson, MemoBind
+from .import_support import AuditJson, MemoBind, json_text
 from .autonumber import DEFAULT_FORMAT, period_of, render
 from .import_batch import Prepared
 from .records import Records
@@ -49,7 +49,7 @@ class _RawInsert:
         for c in columns:
             process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
             repeats = isinstance(table.c[c].type, (Date, DateTime, UtcDateTime))
-            self.processors.append(MemoBind(process) if repeats and process else process)
+            self.processors.append(MemoBind(process).__getitem__ if repeats and process else process)
         self.active = [(i, p) for i, p in enumerate(self.processors) if p is not None]
 
     def bind(self, row: list[Any]) -> list[Any]:
@@ -114,6 +114,7 @@ class BatchWriter:
         dialect = records.engine.dialect
         self.rows_sql = _RawInsert(dialect, self.table, self.columns)
         self.audit_sql = _RawInsert(dialect, records.tables.audit, AUDIT_COLUMNS)
+        assert self.audit_sql.processors[AUDIT_COLUMNS.index("new_value")] is None   # see `encode`
 
     def encode(self, ready: list[Prepared], now: dt.datetime) -> Batch:
         pick, listed, bind = self.pick, self.listed, self.rows_sql.bind
@@ -123,14 +124,19 @@ class BatchWriter:
             for i, f in listed:
                 row[i] = to_column(f, row[i])
             rows.append(bind(row))
-        name, user, revision = self.entity.name, self.actor.id, self.records.config.revision
-        encode, bind_audit = self.audit_json, self.audit_sql.bind
+        encode = self.audit_json
+        # Every audit column but `new_value` (and the id, known when written) is the same for the
+        # whole batch: bound once; `new_value` is text, which no dialect's bind processor changes.
+        template = self.audit_sql.bind([self.entity.name, None, "create", None, None, None, self.actor.id, now,
+                                        self.records.config.revision])
         audit = []
         markers = [(f.name, _marker(f)) for _, f in self.autonumbers]
         for p in ready:
             for field_name, marker in markers:     # numbered when written: a marker the number replaces
                 p.record[field_name] = marker
-            audit.append(bind_audit([name, None, "create", None, None, encode(p.record), user, now, revision]))
+            row = template.copy()
+            row[5] = encode(p.record)
+            audit.append(row)
         return Batch([Item(p.line, p.explicit_id, day) for p, day in zip(ready, self._days(ready))], rows, audit)
 
     def _days(self, ready: list[Prepared]) -> list[dt.date | None]:
@@ -158,7 +164,7 @@ class BatchWriter:
         if self.autonumbers:     # the batch keeps its markers: a retry numbers it again
             audit_rows = [list(a) for a in batch.audit]
         for index, f in self.autonumbers:
-            marker = encode_basestring(_marker(f))
+            marker = json_text(_marker(f))
             for row, audit, number in zip(batch.rows, audit_rows, self._numbers(conn, f, batch.items)):
                 row[index] = number
                 audit[5] = audit[5].replace(marker, encode_basestring(number), 1)

@@ -13,14 +13,16 @@ import io
 import json
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from engine.cli import main as crm_main
 from engine.metadata.loader import load_config
 from engine.runtime.actor import SYSTEM
-from engine.runtime.audit import to_json
+from engine.runtime.audit import _entry, to_json
 from engine.runtime.db import make_engine
 from engine.runtime.errors import Forbidden, ValidationFailed
 from engine.runtime.exporter import export_records
@@ -443,7 +445,71 @@ def test_the_audit_encoder_writes_what_the_audit_trail_writes():
     record.update(name='Quote "A" – ü\n', amount=Decimal("12.50"), discount_pct=Decimal("0"), account=7,
                   close_date=dt.date(2025, 1, 2), code="D-1", owner=3, stage="won")
     expected = to_json({k: v for k, v in record.items() if v is not None and deal.fields[k].stored})
-    assert AuditJson(deal)(record) == expected
+    assert json.loads(AuditJson(deal)(record)) == json.loads(expected)
+    assert list(json.loads(AuditJson(deal)(record))) == list(json.loads(expected))     # keys sorted alike
+
+
+_UTC = dt.timezone.utc
+# One value per stored field type (and the edge cases of each), as the importer's converters produce them.
+_AUDITED_VALUES = {
+    "string": ["Árvíztűrő tükörfúrógép", 'idéző "jel" \\ és \x00\x1f\t\n\u2028 vezérlő', "", "🙂"],
+    "text": ["sor 1\r\nsor 2 – ő ű"], "email": ["kovács.éva@példa.hu"], "phone": ["+36 1 234 5678"],
+    "url": ["https://példa.hu/a?b=c&d=\"e\""], "choice": ["web"], "stage": ["won"], "autonumber": ["D-2025-0000001"],
+    "int": [0, -5, 2**63 - 1, 2**70], "rating": [5], "link": [123456], "user": [3], "bool": [True, False],
+    "decimal": [Decimal("12.50"), Decimal("-0.00"), Decimal("1E+3"), Decimal("0.000001"), Decimal("123456789012.3456")],
+    "money": [Decimal("151327.78")], "percent": [Decimal("39")],
+    "date": [dt.date(2024, 2, 29), dt.date(1, 1, 1)],
+    "datetime": [dt.datetime(2025, 3, 30, 1, 30, tzinfo=_UTC), dt.datetime(2025, 3, 30, 1, 30, 0, 7, tzinfo=_UTC),
+                 dt.datetime(2025, 3, 30, 3, 30, tzinfo=ZoneInfo("Europe/Budapest"))],
+    "multichoice": [["a", "ő"], []],
+}
+
+
+def test_the_audit_encoder_decodes_to_the_audit_trails_values_for_every_field_type():
+    for kind, samples in _AUDITED_VALUES.items():
+        fields = {name: SimpleNamespace(name=name, stored=True, type=kind) for name in ("a_value", "b_missing")}
+        encode = AuditJson(SimpleNamespace(fields=fields))  # type: ignore[arg-type]
+        for value in samples:
+            record = {"a_value": value, "b_missing": None}
+            written = encode(record)
+            assert json.loads(written) == json.loads(to_json({"a_value": value})), (kind, value, written)
+            # What the history page, records history and exports read back (`audit._entry`).
+            entry = _entry({"id": 1, "entity": "x", "record_id": 1, "action": "create", "field": None,
+                            "old_value": None, "new_value": written, "user_id": None,
+                            "at": dt.datetime(2025, 1, 1, tzinfo=_UTC), "revision": None})
+            assert entry.new == json.loads(to_json({"a_value": value}))
+
+
+def test_the_audit_encoder_takes_the_general_path_for_types_it_does_not_know():
+    fields = {"tags": SimpleNamespace(name="tags", stored=True, type="multichoice")}
+    encode = AuditJson(SimpleNamespace(fields=fields))  # type: ignore[arg-type]
+    assert json.loads(encode({"tags": frozenset({"x"})})) == {"tags": ["x"]}
+    assert json.loads(encode({"tags": 2**80})) == {"tags": 2**80}
+
+
+def test_an_imported_record_is_stored_and_audited_as_the_same_record_saved(crm, tmp_path):
+    """Raw columns and decoded audit values of an import equal those of `records.create`."""
+    records, people = crm
+    account = add_accounts(records, "Kovács és Társa Kft.", owner=people["alice"])["Kovács és Társa Kft."]
+    values = {"name": "Árvíztűrő \"tükörfúrógép\" – ő", "account": account, "amount": Decimal("1234.50"),
+              "discount_pct": Decimal("12.5"), "close_date": dt.date(2025, 5, 1), "tags": ["repeat", "big"]}
+    saved = records.create(people["alice"], "deal", values)
+    path = write_csv(tmp_path / "deals.csv", [["name", "account", "amount", "discount_pct", "close_date", "tags"],
+                                              [values["name"], account, "1234.50", "12.5", "2025-05-01", "repeat, big"],
+                                              [values["name"], account, "", "", "", ""]])
+    assert import_csv(records, people["alice"], "deal", path).imported == 2
+    table, audit = records.tables.entity("deal"), records.tables.audit
+    with records.engine.connect() as conn:
+        raw = [dict(r) for r in conn.execute(text(f"SELECT * FROM {table.name} ORDER BY id")).mappings()]
+        trail = [json.loads(v) for v in conn.execute(select(audit.c.new_value).where(audit.c.entity == "deal")
+                                                     .order_by(audit.c.id)).scalars()]
+    differ = {"id", "code"}
+    assert [{k: v for k, v in r.items() if k not in differ} for r in raw[:2]] == [
+        {k: v for k, v in raw[0].items() if k not in differ}] * 2
+    assert raw[0]["id"] == saved["id"]
+    assert [{k: v for k, v in t.items() if k != "code"} for t in trail[:2]] == [
+        {k: v for k, v in trail[0].items() if k != "code"}] * 2
+    assert trail[1]["code"] == raw[1]["code"] and "amount" not in trail[2] and raw[2]["amount"] is None
 
 
 def test_objects_set_aside_from_garbage_collection_during_an_import_return_afterwards(crm, tmp_path):
