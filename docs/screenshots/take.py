@@ -32,8 +32,7 @@ from engine.runtime.db import make_engine  # noqa: E402
 from engine.runtime.demo.company import make_domain  # noqa: E402
 from engine.runtime.demo.people import DEMO_PASSWORD  # noqa: E402
 from engine.runtime.demo.run import generate  # noqa: E402
-from engine.runtime.migrate import migrate  # noqa: E402
-from engine.runtime.search import ensure_search_index  # noqa: E402
+from engine.runtime.revisions import push  # noqa: E402
 from ui.app import create_app  # noqa: E402
 from ui.services import build_services  # noqa: E402
 
@@ -101,13 +100,15 @@ def take(out: Path) -> None:
     os.environ.setdefault("CRM_FILES_DIR", str(tmp / "files"))
     config = load_config(str(ROOT / "configs"))
     engine = make_engine(f"sqlite:///{tmp / 'demo.sqlite3'}")
-    migrate(engine, config)
-    ensure_search_index(engine, config)
+    push(engine, ROOT / "configs", author="crm demo", reason="demo database", run_scenarios=False)
     svc = build_services(config, engine)
     generate(svc.records, scale=0.05, seed=7, domain=make_domain(config))
     rep = svc.users.actor("rep1")
     assert rep is not None
-    svc.set_locale(rep.id, "en")
+    for user in ("rep1", "sales_manager1", "admin"):
+        shown = svc.users.actor(user)
+        assert shown is not None
+        svc.set_locale(shown.id, "en")
     deals = {d["account"] for d in svc.records.list(rep, "deal", limit=200).rows}
     account = next(a for a in svc.records.list(rep, "account", limit=200, sort="-revenue_12m").rows
                    if a["id"] in deals and a["segment"])
@@ -180,6 +181,21 @@ def take(out: Path) -> None:
             page.wait_for_load_state()
             page.goto(url + "/records/deal")
             _shot(page, out, "hungarian")
+
+            page = browser.new_context(viewport=SIZE).new_page()
+            _sign_in(page, url, "sales_manager1")
+            page.goto(url + "/forecasts/sales?period=this_year")
+            page.wait_for_load_state("networkidle")
+            _shot(page, out, "forecast")
+
+            # The admin's YAML editor with a mistake typed in: the real validator answers at its line.
+            page = browser.new_context(viewport=SIZE).new_page()
+            _sign_in(page, url, "admin")
+            page.goto(url + "/admin/config/doc/approvals/big_discount.yaml")
+            editor = page.locator("[data-config-text]")
+            editor.fill(editor.input_value().replace('when: "discount_pct > 15 or', 'when: "discount_pct > or'))
+            page.locator("#config-errors [data-line]").first.wait_for(timeout=WAIT)
+            _shot(page, out, "admin-config-editor")
             browser.close()
     finally:
         server.should_exit = True
