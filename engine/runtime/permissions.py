@@ -200,6 +200,15 @@ class Permissions:
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
 
+    def may_read_gone(self, actor: Actor, entity: str, record: Mapping[str, Any]) -> bool:
+        """Whether `actor` could read a record that is no longer in the database (a deleted
+        record's last stored values), decided from those values alone: its owner and team
+        against the read scope. A scope that needs the database (through a link, a creator's
+        team) cannot be decided any more and counts as no."""
+        if entity not in self.config.entities:
+            return False
+        return self._decide_from(actor, entity, self.scope(actor, entity, "read"), record) is True
+
     def _decide_from(self, actor: Actor, entity: str, scope: m.Scope, record: Mapping[str, Any]) -> bool | None:
         """`scope_clause` evaluated on a record in hand; None when it needs the database
         (a scope through a link or a creator's team, or the owner/team hidden from the user)."""

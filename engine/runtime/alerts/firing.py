@@ -104,10 +104,6 @@ class Firer:
         records = self._load(conn, alert.entity, [rid for _, rid in claimed], snapshot)
         directory = Directory(conn, self.tables)
         wanted = resolve(alert, records.values(), directory)
-        if snapshot:       # deleted records: no row left to filter; the entity-wide read scope decides
-            wanted = {rid: [(u, c) for u, c in pairs
-                            if self.records.permissions.scope(directory.actor(u), alert.entity, "read") != "none"]
-                      for rid, pairs in wanted.items()}
         # Each recipient's own read of the records (visibility.py): who may read which, and what they see.
         seen = RecipientViews(conn, self.records, alert.entity, directory, wanted, snapshot)
         wanted = {rid: [(u, chs) for u, chs in pairs if seen.readable(u, rid)] for rid, pairs in wanted.items()}

@@ -19,7 +19,10 @@ template shows is what the recipient would see on the record page:
   User fields become `{username, full_name, ...}` (users are not records).
 
 A deleted record has no row left to read: its last stored values stand for
-it (hidden fields emptied), its links are still read as the recipient.
+it, shown only to a recipient whose read scope grants it from the stored
+owner and team (`Permissions.may_read_gone`), with hidden fields, formulas and
+rollups empty (nothing is left to compute them from); its links are still read
+as the recipient.
 
 Cost: per recipient, one read of the batch's records plus one read per
 linked entity, whatever the number of records in the batch
@@ -71,9 +74,7 @@ class RecipientViews:
         for user_id, ids in by_user.items():
             actor = directory.actor(user_id)
             if snapshot:
-                hidden = records.permissions.hidden(actor, entity)
-                read = {rid: {k: ("" if k in hidden else v) for k, v in snapshot[rid].items()} | {"id": rid}
-                        for rid in ids if rid in snapshot}
+                read = self._gone(actor, ent, {rid: snapshot[rid] for rid in ids if rid in snapshot})
             else:
                 read = self._read(actor, entity, ids)
             self._views[user_id] = self._followed(actor, read) if follow_links else read
@@ -86,6 +87,16 @@ class RecipientViews:
         return self._views[user_id][record_id]
 
     # -- pieces --------------------------------------------------------------------------------
+    def _gone(self, actor: Actor, ent: m.Entity, last: Mapping[int, Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+        """Deleted records as this recipient may see them: only those their read scope grants from
+        the stored owner and team, hidden fields empty, and formulas and rollups empty for everyone
+        (they are not stored, and there is no row left to compute them from)."""
+        permissions = self.records.permissions
+        blank = dict.fromkeys(set(permissions.hidden(actor, ent.name))
+                              | {f.name for f in ent.fields.values() if f.type in COMPUTED}, "")
+        return {rid: {**values, **blank, "id": rid}
+                for rid, values in last.items() if permissions.may_read_gone(actor, ent.name, values)}
+
     def _read(self, actor: Actor, entity: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """The recipient's read of these records: the record page's statement, hidden fields as ''."""
         ent = self.config.entities[entity]

@@ -138,3 +138,40 @@ def test_linked_record_rollup_is_the_recipients_own(world_factory):
     assert _bracket(got["alice@example.test"], "City") == "Győr"
     assert _bracket(got["alice@example.test"], "its contracts") == "1"     # sam's contract is not hers
     assert _bracket(got["root@example.test"], "its contracts") == "2"
+
+
+
+DELETED_FILES = {
+    **ROLLUP_FILES,
+    "alerts/contract_gone.yaml": """
+alert: contract_gone
+entity: contract
+trigger: {event: deleted}
+notify:
+  - {to: {user: alice}, via: [email]}
+  - {to: {user: mona}, via: [email]}
+  - {to: {user: root}, via: [email]}
+template: contract_gone
+""",
+    "templates/contract_gone.subject.txt": "Deleted: {{ record.title }}",
+    "templates/contract_gone.email.html": "<p>Gone [{{ record.title }}] city [{{ record.account_city }}]</p>",
+}
+
+
+def test_a_deleted_record_reaches_only_those_whose_scope_granted_it(world_factory):
+    """No row is left to read: the stored owner and team decide; formulas (here one through a link)
+    have nothing left to compute from and are empty, rather than failing the message."""
+    world = world_factory(DELETED_FILES)
+    world.users.add("root", roles=["admin"], team="hq", email="root@example.test")
+    ids = world.ids
+    south = world.records.create(SYSTEM, "account", {"name": "Gamma Bt", "city": "Pécs", "owner": ids["sam"]})["id"]
+    contract = world.contract(title="Mona at Gamma", owner=ids["mona"], account=south, status="draft")
+    world.records.delete(SYSTEM, "contract", contract)
+    world.alerts.deliver()
+    got = bodies(world)
+    # alice (rep, own) did not own it: nothing; mona owned it; root is an administrator
+    assert set(got) == {"mona@example.test", "root@example.test"}
+    assert _bracket(got["mona@example.test"], "Gone") == "Mona at Gamma"
+    assert _bracket(got["mona@example.test"], "city") == ""
+    assert _bracket(got["root@example.test"], "Gone") == "Mona at Gamma"
+    assert _bracket(got["root@example.test"], "city") == ""
