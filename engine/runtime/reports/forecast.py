@@ -147,12 +147,9 @@ def forecast_statement(reports: Reports, actor: Actor, spec: ForecastFields, per
             .group_by(key))
 
 
-# The deals a measure counts (a line's deals: open or won; lost deals add to no measure).
-DRILL_MEASURES = ("won", "commit", "weighted", "best_case", "open_deals")
-
-
 def drill_condition(spec: ForecastFields, measure: str | None) -> str:
-    """The deals `measure` adds up, in the expression language (None: every deal of the line)."""
+    """The deals `measure` adds up, in the expression language (None: every deal of the line, open
+    or won; lost deals add to no measure)."""
     s = spec.stage
     if measure is None:
         return f"{s}.open or {s}.won"
@@ -160,9 +157,9 @@ def drill_condition(spec: ForecastFields, measure: str | None) -> str:
         return f"{s}.won"
     if measure == "commit":
         return f"{s}.open and {s}.probability >= {int(spec.commit)}"
-    if measure in DRILL_MEASURES:
+    if measure in MEASURES:
         return f"{s}.open"
-    raise ValidationFailed({"measure": [f"'{measure}' is not a forecast measure ({', '.join(DRILL_MEASURES)})"]})
+    raise ValidationFailed({"measure": [f"'{measure}' is not a forecast measure ({', '.join(MEASURES)})"]})
 
 
 def drill_key(by: str, key: Any) -> Any:
