@@ -102,17 +102,12 @@ class ConfigAdmin:
         return current, dict(current.files if current else self.running.files)
 
     def document(self, actor: Actor, path: str) -> tuple[rv.Revision | None, str]:
-        current, files = self.documents(actor)
-        if path not in files:
-            raise NotFound(f"the configuration has no file {path}")
+        current, files = self._files_with(actor, path)
         return current, files[path]
 
     def new_document(self, actor: Actor, path: str) -> tuple[rv.Revision | None, str]:
         """The active revision and the (empty) text of a new document at `path`; 422 for a path it may not take."""
-        current, files = self.documents(actor)
-        problem = new_path_problem(path, files)
-        if problem:
-            raise ValidationFailed({"path": [problem]})
+        current, _ = self._files_with(actor, path, new=True)
         return current, ""
 
     def check(self, actor: Actor, path: str, text: str, *, new: bool = False) -> list[ConfigError]:
@@ -223,7 +218,6 @@ class ConfigAdmin:
                 f"revision {current.revision} became active while this change was being made on the "
                 "configuration the server started with; nothing was changed (open the document again, "
                 "redo the change, and apply it)")
-
 
 
 def new_path_problem(path: str, files: Mapping[str, str]) -> str | None:
