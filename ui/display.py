@@ -74,8 +74,9 @@ class Display:
 
     def take_titles(self, entity: m.Entity, records: Iterable[Mapping[str, Any]]) -> None:
         """Keeps the titles a `Records.list(..., with_titles=True)` row carries (`<link>__title`,
-        NULL where the user may not read the linked record), so `prepare` and `value` need no
-        query of their own for them."""
+        NULL where the user may not read the linked record, or where its title is empty), so
+        `prepare` and `value` need no query of their own for them. A NULL is taken as "not
+        readable" only when the title field is required; otherwise `prepare` asks."""
         links = [(f, title_label(f.name)) for f in entity.fields.values() if f.type in ("link", "user")]
         for record in records:
             for f, key in links:
@@ -88,9 +89,12 @@ class Display:
                         self._user_titles[value] = str(title)
                     continue
                 target = self.svc.config.entities.get(f.entity or "")
-                if target is not None:
-                    self.titles.setdefault(target.name, {})[value] = None if title is None else \
-                        self.title_of(target, {"id": value, target.title: title})
+                if target is None:
+                    continue
+                if title is None and not _title_always_set(target):
+                    continue                # unreadable, or readable with an empty title: prepare() asks
+                self.titles.setdefault(target.name, {})[value] = None if title is None else \
+                    self.title_of(target, {"id": value, target.title: title})
 
     def load_titles(self, entity: str, ids: Iterable[int]) -> dict[int, str | None]:
         known = self.titles.setdefault(entity, {})
@@ -202,3 +206,10 @@ def _date(value: Any) -> Any:
 
 def _datetime(value: Any) -> Any:
     return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _title_always_set(entity: m.Entity) -> bool:
+    """Whether a readable record of `entity` always has a title value, so that a NULL title from a
+    join can only mean the linked record is not readable (a required stored title field)."""
+    field = entity.fields.get(entity.title)
+    return field is not None and field.required and field.stored

@@ -262,3 +262,22 @@ def test_a_rep_s_page_decides_edit_and_delete_from_the_owner_in_hand(world, page
     assert status == 200 and len(statements) == 8
     # Another rep still gets a 404, from the page's own read (history and messages are not reached).
     assert page(ben, mine["id"])[0] == 404 and len(statements) == 1
+
+
+def test_a_readable_linked_record_with_an_empty_title_keeps_its_link(db_url, monkeypatch, request):
+    """A joined title is NULL both for a record the user may not read and for an empty optional
+    title: the related row still links to a readable one (as `#id`)."""
+    import record_helpers
+    files = dict(record_helpers.FILES)
+    files["entities/site.yaml"] = files["entities/site.yaml"].replace(
+        "name:    {type: string, required: true, search: true}", "name:    {type: string, search: true}")
+    files["entities/contact.yaml"] = files["entities/contact.yaml"].replace(
+        "list: {columns: [name, account, email]}", "list: {columns: [name, account, site, email]}")
+    monkeypatch.setattr(record_helpers, "FILES", files)
+    world = request.getfixturevalue("world")
+    acme = world.create("root", "account", name="ACME")
+    site = world.create("root", "site", account=acme["id"])
+    world.create("root", "contact", name="Carl", account=acme["id"], site=site["id"])
+    html = world.signed_in("root").get(f"/records/account/{acme['id']}").text
+    related = html[html.index('data-related="contact"'):]
+    assert f'href="/records/site/{site["id"]}"' in related[:related.index("</section>")]
