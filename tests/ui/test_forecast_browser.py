@@ -4,48 +4,21 @@ forecast report widget (the filtered list of deals), then open the forecast page
 change its period. No console or CSP error on the way."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from browser import console_errors, launch, needs_chromium, served, sign_in
+from browser import console_errors, launch, needs_chromium, sign_in
 
-from engine.metadata.loader import load_config
-from engine.runtime.db import make_engine
-from engine.runtime.demo import people
-from engine.runtime.demo.company import make_domain
 from engine.runtime.demo.people import DEMO_PASSWORD
-from engine.runtime.demo.run import generate
-from engine.runtime.migrate import migrate
 from engine.runtime.reports.forecast import forecast
-from engine.runtime.search import ensure_search_index
 from ui.pages.reports import reports_for
-from ui.services import build_services
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = needs_chromium
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20_000
 MANAGER = "sales_manager1"
 DRAWN = "canvas[data-chart-drawn]"
-
-
-@pytest.fixture
-def demo_site(tmp_path: Path, cheap_argon2: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
-    """The default company with demo data (scale 0.05) served on a loopback port."""
-    monkeypatch.setenv("CRM_FILES_DIR", str(tmp_path / "files"))
-    from engine.runtime import users as users_module
-    monkeypatch.setattr(people, "_hash", lambda password: users_module._HASHER.hash(password))
-    config = load_config(str(ROOT / "configs"))
-    engine = make_engine(f"sqlite:///{tmp_path / 'demo.sqlite3'}")
-    migrate(engine, config)
-    ensure_search_index(engine, config)
-    svc = build_services(config, engine)
-    generate(svc.records, scale=0.05, seed=7, domain=make_domain(config))
-    with served(config, engine) as url:
-        yield url, svc
-    engine.dispose()
 
 
 def test_manager_dashboard_period_drill_and_forecast(demo_site: tuple[str, Any]) -> None:

@@ -13,49 +13,21 @@ from __future__ import annotations
 import re
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
 
 import pytest
-from browser import console_errors, launch, needs_chromium, served, sign_in
+from browser import console_errors, launch, needs_chromium, sign_in
 
-from engine.metadata.loader import load_config
 from engine.runtime.actor import SYSTEM
-from engine.runtime.db import make_engine
-from engine.runtime.demo import people
-from engine.runtime.demo.company import make_domain
 from engine.runtime.demo.people import DEMO_PASSWORD
-from engine.runtime.demo.run import generate
-from engine.runtime.migrate import migrate
-from engine.runtime.search import ensure_search_index
-from ui.services import build_services
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 pytestmark = needs_chromium
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20_000          # ms; generous, the whole suite shares two busy cores
 REP = "rep1"
-
-
-@pytest.fixture
-def demo_site(tmp_path: Path, cheap_argon2: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
-    """The default company with demo data (scale 0.05, about 500 records) served on a loopback port."""
-    monkeypatch.setenv("CRM_FILES_DIR", str(tmp_path / "files"))
-    from engine.runtime import users as users_module
-    # The demo hashes its shared password once with production cost; the test's cheap hasher is enough.
-    monkeypatch.setattr(people, "_hash", lambda password: users_module._HASHER.hash(password))
-    config = load_config(str(ROOT / "configs"))
-    engine = make_engine(f"sqlite:///{tmp_path / 'demo.sqlite3'}")
-    migrate(engine, config)
-    ensure_search_index(engine, config)
-    svc = build_services(config, engine)
-    generate(svc.records, scale=0.05, seed=7, domain=make_domain(config))
-    with served(config, engine) as url:
-        yield url, svc
-    engine.dispose()
 
 
 def _journey_account(svc: Any) -> dict[str, Any]:
