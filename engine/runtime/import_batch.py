@@ -31,7 +31,8 @@ from .errors import Problems
 from .import_columns import Column, ColumnPlan, choice_text
 from .records import Records
 from .saving import LITERAL_DEFAULT_TYPES
-from .import_support import MemoConvert, RowCache, first_names, flatten_problems, links_followed, params_of
+from .import_support import (MemoConvert, RowCache, among, first_names, flatten_problems, links_followed,
+                             params_of)
 from .values import ValueContext, convert, converter, to_column
 
 CREATED_AT = m.Field("created_at", "datetime", m.label_from_name("created_at"), None)  # type: ignore[arg-type]
@@ -50,13 +51,17 @@ class ChunkResult:
     refused: list[tuple[int, list[tuple[str, str]]]] = dc_field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _Row:
-    line: int
-    record: dict[str, Any]
-    problems: Problems
-    refs: dict[str, str]            # link/user field -> the text that names the record
-    explicit_id: int | None = None
+class _Row(Prepared):
+    """A row being checked; a good one is handed on as the `Prepared` it is (no copy per row)."""
+
+    __slots__ = ("problems", "refs")
+
+    def __init__(self, line: int, record: dict[str, Any]):
+        self.line = line
+        self.record = record
+        self.explicit_id = None
+        self.problems = Problems()
+        self.refs: dict[str, str] = {}      # link/user field -> the text that names the record
 
 
 class ChunkPreparer:
@@ -129,16 +134,16 @@ class ChunkPreparer:
         filter_runs = {f.name: _Run(EvalEnv(config=self.config, entity=f.entity or "", record={}, load=cache,
                                              now=now, current_user=self._current_user))
                        for f in self.filtered_links}
-        for row in parsed:
-            self._complete(row, run, filter_runs, cache)
+        self._complete(parsed, run, filter_runs, cache)
         self._check_ids(conn, parsed)
         self._check_unique(conn, parsed)
         result = ChunkResult()
         for row in parsed:
-            if row.problems:
-                result.refused.append((row.line, flatten_problems(row.problems)))
+            problems = row.problems
+            if problems.fields or problems.messages:       # `bool(problems)`, without a call per row
+                result.refused.append((row.line, flatten_problems(problems)))
             else:
-                result.ready.append(Prepared(row.line, row.record, row.explicit_id))
+                result.ready.append(row)
         return result
 
     # -- values ---------------------------------------------------------------------------------
@@ -150,7 +155,7 @@ class ChunkPreparer:
         for line, cells in chunk:
             record = dict(self.blank)
             record["created_at"] = record["updated_at"] = now
-            row = _Row(line, record, Problems(), {})
+            row = _Row(line, record)
             rows.append(row)
             if len(cells) == width:
                 good.append((row, cells))
@@ -167,10 +172,10 @@ class ChunkPreparer:
                         row.refs[name] = text
             else:
                 for row, cells in good:
-                    raw = cells[index]
-                    text = raw.strip()
-                    if text.isdigit() and 0 < int(text) < 2**31:
-                        row.explicit_id = int(text)
+                    text = cells[index].strip()
+                    number = int(text) if text.isdigit() else 0
+                    if 0 < number < 2**31:
+                        row.explicit_id = number
                     elif text:
                         row.problems.field("id", "must be a positive whole number")
         return rows
@@ -179,9 +184,19 @@ class ChunkPreparer:
                         keys: Mapping[str, str] | None) -> None:
         """Column `index` converted into each row's record: `convert` once per distinct text of the
         chunk (choice labels become keys first); a refused value is a problem of the row's field."""
-        seen: dict[str, tuple[Any, list[str]]] = {}
         convert_one = self.convert.for_field(f)
         name, multichoice = f.name, f.type == "multichoice"
+        if keys is None and not self.convert.remembers(f):
+            # Values that hardly repeat (names, amounts, times): converted one by one, not looked up first.
+            for row, cells in good:
+                value, errors = convert_one(cells[index])
+                if errors:
+                    for error in errors:
+                        row.problems.field(name, error)
+                elif value is not None:
+                    row.record[name] = value
+            return
+        seen: dict[str, tuple[Any, list[str]]] = {}
         for row, cells in good:
             raw = cells[index]
             hit = seen.get(raw)
@@ -200,13 +215,19 @@ class ChunkPreparer:
         user_fields = [c.field for c in self.plan.fields() if c.field is not None and c.field.type == "user"]
         if not user_fields:
             return
-        wanted = {_user_key(row.refs[f.name]) for row in rows for f in user_fields if f.name in row.refs}
+        keys: dict[str, int | str] = {}      # each text of the chunk read once
+        for row in rows:
+            for f in user_fields:
+                text = row.refs.get(f.name)
+                if text is not None and text not in keys:
+                    keys[text] = _user_key(text)
+        wanted = set(keys.values())
         missing = [k for k in wanted if k not in self.users]
         if missing:
             users = self.records.tables.users
             ids = [k for k in missing if isinstance(k, int)]
             names = [k for k in missing if isinstance(k, str)]
-            query = select(users).where(or_(users.c.id.in_(ids), users.c.username.in_(names)))
+            query = select(users).where(or_(among(conn, users.c.id, ids), among(conn, users.c.username, names)))
             for user in conn.execute(query).mappings():
                 self.users[user["id"]] = user
                 self.users[user["username"]] = user
@@ -215,7 +236,7 @@ class ChunkPreparer:
                 text = row.refs.get(f.name)
                 if text is None:
                     continue
-                user = self.users.get(_user_key(text))
+                user = self.users.get(keys[text])
                 if user is None:
                     row.problems.field(f.name, f"there is no user '{text}'")
                 elif not user["active"]:
@@ -238,7 +259,7 @@ class ChunkPreparer:
         if column.by == "auto" and title is not None and title.stored:
             matches: dict[str, list[int]] = {}
             columns = [target] if full else [target.c.id, target.c[title.name]]
-            query = select(*columns).where(target.c[title.name].in_(list(texts)), readable)
+            query = select(*columns).where(among(conn, target.c[title.name], list(texts)), readable)
             for found in conn.execute(query).mappings():
                 matches.setdefault(str(found[title.name]), []).append(found["id"])
                 if full:
@@ -249,7 +270,7 @@ class ChunkPreparer:
         numeric = {t: int(t) for t in texts - set(by_text) if t.isdigit() and int(t) < 2**31}
         if numeric:
             columns = [target] if full else [target.c.id]
-            query = select(*columns).where(target.c.id.in_(list(numeric.values())), readable)
+            query = select(*columns).where(among(conn, target.c.id, list(numeric.values())), readable)
             found_ids = set()
             for found in conn.execute(query).mappings():
                 found_ids.add(found["id"])
@@ -274,50 +295,56 @@ class ChunkPreparer:
                                    else f"{f.entity} {text} does not exist")
 
     # -- defaults, ownership, required, link filters, rules -------------------------------------------
-    def _complete(self, row: _Row, run: _Run, filter_runs: dict[str, _Run], cache: RowCache) -> None:
-        """Defaults, owner and team, first stage, required fields, link filters, validation rules."""
-        record, problems = row.record, row.problems
-        refused = problems.fields
-        # An empty cell is no value: the default applies, as for a field left out of a form.
-        for name, (value, errors) in self.literal_defaults.items():
-            if record[name] is None and name not in refused:
-                if errors:
-                    problems.field(name, "default " + "; ".join(errors))
-                else:
-                    record[name] = value
-        for f in self.expression_defaults:
-            if record[f.name] is None and f.name not in refused:
-                self._expression_default(f, run, record, problems)
-        if self.owned:
-            if record["owner"] is None and "owner" not in refused:
-                record["owner"] = self.actor.id
-            if record["team"] is None and record["owner"] is not None:
-                owner = self.users.get(record["owner"]) or cache("crm_users", record["owner"])
-                record["team"] = owner["team"] if owner else None
-        if self.first_stage and record[self.first_stage[0]] is None:
-            record[self.first_stage[0]] = self.first_stage[1]
-        for name, lines in self.required:
-            if name not in refused:
-                if lines:
-                    problems.field(name, "needs at least one row")
-                elif record[name] in (None, [], ""):
-                    problems.field(name, "is required")
-        for f in self.filtered_links:
-            if record[f.name] is not None and f.name not in refused:
-                self._check_link_filter(f, record, filter_runs[f.name], problems)
-        for rule, names, program in self.rules:
-            if refused and not names.isdisjoint(refused):
-                continue   # a rule over a value already refused would only repeat the refusal
-            try:
-                ok = program(run, record)
-            except Exception as exc:
-                problems.record(f"the rule '{rule.rule}' could not be checked ({exc})")
-                continue
-            if ok is False:
-                problems.record(rule.message.text(self.actor.locale, self.config.company.default_locale))
-        if self.scoring is not None and not problems:
-            record[self.scoring.field] = sum(points for points, program in self.score_rules
-                                             if _holds(program, run, record))
+    def _complete(self, rows: list[_Row], run: _Run, filter_runs: dict[str, _Run], cache: RowCache) -> None:
+        """Defaults, owner and team, first stage, required fields, link filters, validation rules,
+        row by row (what the loop reads of the preparer is looked up once for the chunk)."""
+        literal_defaults = list(self.literal_defaults.items())
+        expression_defaults = [(f, f.name) for f in self.expression_defaults]
+        owned, users, actor_id = self.owned, self.users, self.actor.id
+        first_stage, required, filtered_links, rules = self.first_stage, self.required, self.filtered_links, self.rules
+        for row in rows:
+            record, problems = row.record, row.problems
+            refused = problems.fields
+            # An empty cell is no value: the default applies, as for a field left out of a form.
+            for name, (value, errors) in literal_defaults:
+                if record[name] is None and name not in refused:
+                    if errors:
+                        problems.field(name, "default " + "; ".join(errors))
+                    else:
+                        record[name] = value
+            for f, name in expression_defaults:
+                if record[name] is None and name not in refused:
+                    self._expression_default(f, run, record, problems)
+            if owned:
+                if record["owner"] is None and "owner" not in refused:
+                    record["owner"] = actor_id
+                if record["team"] is None and record["owner"] is not None:
+                    owner = users.get(record["owner"]) or cache("crm_users", record["owner"])
+                    record["team"] = owner["team"] if owner else None
+            if first_stage and record[first_stage[0]] is None:
+                record[first_stage[0]] = first_stage[1]
+            for name, lines in required:
+                if name not in refused:
+                    if lines:
+                        problems.field(name, "needs at least one row")
+                    elif record[name] in (None, [], ""):
+                        problems.field(name, "is required")
+            for f in filtered_links:
+                if record[f.name] is not None and f.name not in refused:
+                    self._check_link_filter(f, record, filter_runs[f.name], problems)
+            for rule, names, program in rules:
+                if refused and not names.isdisjoint(refused):
+                    continue   # a rule over a value already refused would only repeat the refusal
+                try:
+                    ok = program(run, record)
+                except Exception as exc:
+                    problems.record(f"the rule '{rule.rule}' could not be checked ({exc})")
+                    continue
+                if ok is False:
+                    problems.record(rule.message.text(self.actor.locale, self.config.company.default_locale))
+            if self.scoring is not None and not problems:
+                record[self.scoring.field] = sum(points for points, program in self.score_rules
+                                                 if _holds(program, run, record))
 
     def _expression_default(self, f: m.Field, run: _Run, record: dict[str, Any], problems: Problems) -> None:
         if f.default == "current_user":
@@ -353,11 +380,12 @@ class ChunkPreparer:
 
     # -- uniqueness, one query per chunk ----------------------------------------------------------------
     def _check_ids(self, conn: Connection, rows: list[_Row]) -> None:
-        given = [row for row in rows if row.explicit_id is not None and not row.problems]
+        given = [row for row in rows if row.explicit_id is not None
+                 and not (row.problems.fields or row.problems.messages)]
         if not given:
             return
         existing = set(conn.execute(select(self.table.c.id).where(
-            self.table.c.id.in_([row.explicit_id for row in given]))).scalars())
+            among(conn, self.table.c.id, [row.explicit_id for row in given]))).scalars())
         seen: set[int] = set()
         for row in given:
             if row.explicit_id in existing or row.explicit_id in seen:
@@ -373,7 +401,7 @@ class ChunkPreparer:
                 continue
             values = [to_column(f, row.record[f.name]) for row in candidates]
             existing = set(conn.execute(select(self.table.c[f.name]).where(
-                self.table.c[f.name].in_(list(set(values))))).scalars())
+                among(conn, self.table.c[f.name], list(set(values))))).scalars())
             seen: set[Any] = set()
             for row, value in zip(candidates, values):
                 if value in existing or value in seen:

@@ -7,7 +7,8 @@
   decoded values equal to `to_json`'s for every field type);
 - `MemoBind`: a column type's bind processor remembered per value (dates, `now`);
 - `spared_from_gc`: the objects alive before an import kept out of the garbage collector's
-  full passes while it runs;
+  full passes while it runs, and its young pass run less often;
+- `among`: `column IN (values)` for a chunk's lookups as one parameter;
 - small readers of expressions (`first_names`, `links_followed`, `params_of`).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import ARRAY, ColumnElement, Connection, Text, any_, bindparam, func, literal_column, select
 
 from ..metadata import model as m
 from ..metadata.expressions.nodes import Param, Path, walk
@@ -50,6 +51,10 @@ class MemoConvert:
 
     def __call__(self, f: m.Field, raw: str) -> tuple[Any, list[str]]:
         return self.for_field(f)(raw)
+
+    def remembers(self, f: m.Field) -> bool:
+        """Whether `f`'s texts are still remembered (not for values that hardly repeat)."""
+        return self.memos.get(f.name) is not None
 
     def for_field(self, f: m.Field) -> Callable[[str], tuple[Any, list[str]]]:
         """The conversion of one field's texts, remembered while it pays."""
@@ -121,6 +126,9 @@ def _decimal_text(value: Any) -> str:
     raise TypeError(type(value).__name__)
 
 
+DECIMAL_TYPES = frozenset({"decimal", "money", "percent"})
+
+
 class AuditJson:
     """`audit.to_json({field: value for non-null stored fields})` of a record, encoded by orjson.
 
@@ -134,14 +142,22 @@ class AuditJson:
         stored = sorted((f for f in entity.fields.values() if f.stored), key=lambda f: f.name)
         self.names = tuple(f.name for f in stored)
         self.pick = values_of(self.names)
+        # Number fields: their decimals written as text here (orjson would call `default` for each,
+        # after a failed attribute lookup).
+        self.decimals = tuple(f.name for f in stored if f.type in DECIMAL_TYPES)
 
     def __call__(self, record: Mapping[str, Any]) -> str:
         values = {name: value for name, value in zip(self.names, self.pick(record)) if value is not None}
+        for name in self.decimals:
+            value = values.get(name)
+            if type(value) is Decimal:
+                values[name] = format(value, "f")
         try:
             return orjson.dumps(values, default=_decimal_text).decode()
         except (orjson.JSONEncodeError, TypeError):
             from .audit import to_json       # an unexpected type (a set, a 65-bit int): the general path
-            return to_json(values) or "null"
+            return to_json({name: value for name, value in zip(self.names, self.pick(record))
+                            if value is not None}) or "null"
 
 
 def values_of(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -156,6 +172,9 @@ def json_text(value: str) -> str:
     return orjson.dumps(value).decode()
 
 
+YOUNG_THRESHOLD = 50_000      # allocations between young collections during an import (Python's default: 700)
+
+
 @contextmanager
 def spared_from_gc() -> Iterator[None]:
     """The objects alive when an import starts (configuration, tables, compiled statements, modules)
@@ -164,12 +183,17 @@ def spared_from_gc() -> Iterator[None]:
     An import makes and drops objects by the million; every full collection would walk all the
     older ones again, about a sixth of a single-process import's CPU time. They return to the
     collector afterwards, unless the process had already set objects aside itself (a server).
+    The young generation is collected every YOUNG_THRESHOLD allocations instead of 700: a chunk
+    makes tens of thousands of short-lived containers that reference counting frees anyway.
     """
     had_frozen = gc.get_freeze_count() > 0
+    thresholds = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *thresholds[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         if not had_frozen:
             gc.unfreeze()
 
@@ -195,6 +219,21 @@ class MemoBind(dict):
 
     def __call__(self, value: Any) -> Any:
         return self[value]
+
+
+def among(conn: Connection, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+    """`column IN (values)` for a chunk's worth of whole numbers or texts, as one parameter: SQLite
+    reads a JSON array with `json_each`, PostgreSQL an array with `= ANY`. An IN list of thousands
+    of parameters costs more to build, render and bind than the lookup itself. Other values
+    (dates, decimals: bound by their column type) keep `IN`."""
+    if not values or not all(type(v) is int or type(v) is str for v in values):
+        return column.in_(values)
+    if conn.dialect.name == "sqlite":
+        array = bindparam(None, orjson.dumps(values).decode(), type_=Text())
+        return column.in_(select(literal_column("value")).select_from(func.json_each(array)))
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def first_names(text: str) -> set[str]:

@@ -7,9 +7,12 @@ Per batch: one block of ids (SQLite: after MAX(id) under the write lock the
 transaction already holds; PostgreSQL: `nextval` of the id sequence, n times
 in one query), one block of numbers per autonumber counter and period, one
 executemany for the rows and one for their 'create' audit rows. Values go
-through each column type's own bind processor, so a row stores exactly what
+through each column type's own bind processor (`import_binds.direct_bind`: the
+same text in one step for UTC times and dates), so a row stores exactly what
 the records service would store; the driver's executemany is used directly
 because SQLAlchemy's per-row statement handling costs more than the insert.
+Columns NULL in every row of a batch (the system user's ids, an audit row's
+`field` and `old_value`) are written as NULL in the statement, not bound.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..metadata import model as m
 from .actor import Actor
+from .import_binds import direct_bind
 from .import_support import AuditJson, MemoBind, json_text
 from .autonumber import DEFAULT_FORMAT, period_of, render
 from .import_batch import Prepared
@@ -36,20 +40,31 @@ from .values import to_column
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "version")
 AUDIT_COLUMNS = ("entity", "record_id", "action", "field", "old_value", "new_value", "user_id", "at", "revision")
 
+_NO_VALUE = object()
+
 
 class _RawInsert:
-    """`INSERT INTO t (cols) VALUES (?, ...)` with each column's bind processor, run as one executemany."""
+    """`INSERT INTO t (cols) VALUES (?, ...)` with each column's bind processor, run as one executemany.
 
-    def __init__(self, dialect: Dialect, table: Table, columns: tuple[str, ...]):
+    `nulls`: columns that are NULL in every row (the system user's `created_by`, an audit row's
+    `old_value`): written as NULL in the statement, not bound per row (the driver looks for an
+    adapter for each None it binds, at the cost of two failed attribute lookups).
+    """
+
+    def __init__(self, dialect: Dialect, table: Table, columns: tuple[str, ...], nulls: tuple[str, ...] = ()):
         quote = dialect.identifier_preparer.quote
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-                    f"VALUES ({', '.join(mark for _ in columns)})")
+        self.sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns + nulls)}) "
+                    f"VALUES ({', '.join([mark] * len(columns) + ['NULL'] * len(nulls))})")
         self.processors: list[Callable[[Any], Any] | None] = []
-        for c in columns:
-            process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
-            repeats = isinstance(table.c[c].type, (Date, DateTime, UtcDateTime))
-            self.processors.append(MemoBind(process).__getitem__ if repeats and process else process)
+        self.timed: set[int] = set()         # columns holding the batch's `now` in most rows
+        for i, c in enumerate(columns):
+            process = direct_bind(table.c[c], dialect)
+            if process is not None and isinstance(table.c[c].type, UtcDateTime):
+                self.timed.add(i)
+            elif process is not None and isinstance(table.c[c].type, (Date, DateTime)):
+                process = MemoBind(process).__getitem__      # dates repeat: a lookup in C
+            self.processors.append(process)
         self.active = [(i, p) for i, p in enumerate(self.processors) if p is not None]
 
     def bind(self, row: list[Any]) -> list[Any]:
@@ -60,9 +75,18 @@ class _RawInsert:
                 row[i] = process(value)
         return row
 
+    def binder(self, now: dt.datetime) -> list[tuple[int, Callable[[Any], Any], object, Any]]:
+        """(column, processor, `now` or a marker no value is, `now` as bound) for a batch: the batch's
+        `now` (creation and update times) is bound once; other values through the processor."""
+        return [(i, process, now, process(now)) if i in self.timed else (i, process, _NO_VALUE, None)
+                for i, process in self.active]
+
     def run(self, conn: Connection, rows: list[list[Any]]) -> None:
+        self.run_tuples(conn, [tuple(r) for r in rows])
+
+    def run_tuples(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         if rows:
-            conn.exec_driver_sql(self.sql, [tuple(r) for r in rows])
+            conn.exec_driver_sql(self.sql, rows)
 
 
 class Item(NamedTuple):
@@ -83,10 +107,11 @@ class Batch:
 
     items: list[Item]
     rows: list[list[Any]]
-    audit: list[list[Any]]
+    audit: list[str]                # each record's audit `new_value` (autonumbers as markers)
+    audit_row: tuple[Any, ...]      # the audit row's other columns, bound: the same for the whole batch
 
     def one(self, i: int) -> "Batch":
-        return Batch([self.items[i]], [list(self.rows[i])], [list(self.audit[i])])
+        return Batch([self.items[i]], [list(self.rows[i])], [self.audit[i]], self.audit_row)
 
 
 class BatchWriter:
@@ -103,41 +128,52 @@ class BatchWriter:
         self.table = records.tables.entity(entity.name)
         self.sequences = records.tables("crm_sequences")
         self.stored = [f for f in entity.fields.values() if f.stored]
-        self.autonumbers = [(len(SYSTEM_COLUMNS) + i, f) for i, f in enumerate(self.stored)
-                            if f.type == "autonumber"]
         self.zone = ZoneInfo(records.config.company.timezone)
-        self.columns = SYSTEM_COLUMNS + tuple(f.name for f in self.stored)
+        # The acting user's id is every record's `created_by` and `updated_by`, and every audit row's
+        # `user_id`; with `field` and `old_value` (a creation's) they are NULL in a whole batch or never.
+        unknown_user = ("created_by", "updated_by") if actor.id is None else ()
+        self.columns = tuple(c for c in SYSTEM_COLUMNS if c not in unknown_user) + tuple(f.name for f in self.stored)
         self.pick = operator.itemgetter(*self.columns)      # a record's values in column order, in C
+        self.autonumbers = [(self.columns.index(f.name), f) for f in self.stored if f.type == "autonumber"]
         # Columns whose stored form differs from the value (multichoice: JSON text).
-        self.listed = [(len(SYSTEM_COLUMNS) + i, f) for i, f in enumerate(self.stored) if f.type == "multichoice"]
+        self.listed = [(self.columns.index(f.name), f) for f in self.stored if f.type == "multichoice"]
         self.audit_json = AuditJson(entity)
         dialect = records.engine.dialect
-        self.rows_sql = _RawInsert(dialect, self.table, self.columns)
-        self.audit_sql = _RawInsert(dialect, records.tables.audit, AUDIT_COLUMNS)
-        assert self.audit_sql.processors[AUDIT_COLUMNS.index("new_value")] is None   # see `encode`
+        self.rows_sql = _RawInsert(dialect, self.table, self.columns, unknown_user)
+        audit_nulls = ("field", "old_value") + (("user_id",) if actor.id is None else ())
+        self.audit_columns = tuple(c for c in AUDIT_COLUMNS if c not in audit_nulls)
+        self.audit_sql = _RawInsert(dialect, records.tables.audit, self.audit_columns, audit_nulls)
+        self.audit_id = self.audit_columns.index("record_id")
+        self.audit_new = self.audit_columns.index("new_value")
+        assert self.audit_id < self.audit_new and self.audit_sql.processors[self.audit_new] is None  # see `encode`
 
     def encode(self, ready: list[Prepared], now: dt.datetime) -> Batch:
-        pick, listed, bind = self.pick, self.listed, self.rows_sql.bind
+        pick, listed, active = self.pick, self.listed, self.rows_sql.binder(now)
         rows = []
         for p in ready:
             row = list(pick(p.record))
             for i, f in listed:
                 row[i] = to_column(f, row[i])
-            rows.append(bind(row))
+            for i, process, same, bound in active:
+                value = row[i]
+                if value is not None:
+                    row[i] = bound if value is same else process(value)
+            rows.append(row)
         encode = self.audit_json
         # Every audit column but `new_value` (and the id, known when written) is the same for the
         # whole batch: bound once; `new_value` is text, which no dialect's bind processor changes.
-        template = self.audit_sql.bind([self.entity.name, None, "create", None, None, None, self.actor.id, now,
-                                        self.records.config.revision])
-        audit = []
+        audit_values = {"entity": self.entity.name, "action": "create", "user_id": self.actor.id, "at": now,
+                        "revision": self.records.config.revision}
+        audit_row = tuple(self.audit_sql.bind([audit_values.get(c) for c in self.audit_columns]))
         markers = [(f.name, _marker(f)) for _, f in self.autonumbers]
-        for p in ready:
-            for field_name, marker in markers:     # numbered when written: a marker the number replaces
-                p.record[field_name] = marker
-            row = template.copy()
-            row[5] = encode(p.record)
-            audit.append(row)
-        return Batch([Item(p.line, p.explicit_id, day) for p, day in zip(ready, self._days(ready))], rows, audit)
+        if markers:
+            for p in ready:
+                for field_name, marker in markers:     # numbered when written: a marker the number replaces
+                    p.record[field_name] = marker
+        audit = [encode(p.record) for p in ready]
+        item = tuple.__new__       # Item(...) without the named tuple's `__new__` in Python
+        return Batch([item(Item, (p.line, p.explicit_id, day)) for p, day in zip(ready, self._days(ready))],
+                     rows, audit, audit_row)
 
     def _days(self, ready: list[Prepared]) -> list[dt.date | None]:
         """Each record's creation day in the company's timezone, once per distinct creation time;
@@ -158,18 +194,19 @@ class BatchWriter:
         if not batch.items:
             return
         ids = self._ids(conn, batch.items)
-        for row, audit, record_id in zip(batch.rows, batch.audit, ids):
-            row[0] = audit[1] = record_id
-        audit_rows = batch.audit
-        if self.autonumbers:     # the batch keeps its markers: a retry numbers it again
-            audit_rows = [list(a) for a in batch.audit]
+        for row, record_id in zip(batch.rows, ids):
+            row[0] = record_id
+        texts = batch.audit            # the batch keeps its markers (new lists below): a retry numbers it again
         for index, f in self.autonumbers:
             marker = json_text(_marker(f))
-            for row, audit, number in zip(batch.rows, audit_rows, self._numbers(conn, f, batch.items)):
+            numbers = self._numbers(conn, f, batch.items)
+            for row, number in zip(batch.rows, numbers):
                 row[index] = number
-                audit[5] = audit[5].replace(marker, encode_basestring(number), 1)
+            texts = [t.replace(marker, encode_basestring(number), 1) for t, number in zip(texts, numbers)]
         self.rows_sql.run(conn, batch.rows)
-        self.audit_sql.run(conn, audit_rows)
+        row, i, j = batch.audit_row, self.audit_id, self.audit_new
+        head, middle, tail = row[:i], row[i + 1:j], row[j + 1:]
+        self.audit_sql.run_tuples(conn, [(*head, record_id, *middle, new, *tail) for record_id, new in zip(ids, texts)])
 
     def _ids(self, conn: Connection, ready: list[Item]) -> list[int]:
         """Explicit ids as given, the others a block the database hands out."""
@@ -197,21 +234,22 @@ class BatchWriter:
     def _numbers(self, conn: Connection, f: m.Field, ready: list[Item]) -> list[str]:
         """One counter bump per period for the whole batch: numbers stay unique, as one save at a time."""
         fmt = f.format or DEFAULT_FORMAT
-        groups: dict[str, list[tuple[int, dt.date]]] = {}
-        periods: dict[dt.date, str] = {}
-        for i, p in enumerate(ready):
-            day = p.day
-            assert day is not None          # set by encode for an entity with autonumbers
-            period = periods.get(day)
-            if period is None:
-                period = periods[day] = period_of(fmt, day)
-            groups.setdefault(period, []).append((i, day))
+        days = [p.day for p in ready]
+        assert None not in days             # set by encode for an entity with autonumbers
+        periods = {day: period_of(fmt, day) for day in dict.fromkeys(days)}
+        groups: dict[str, list[int]] = {period: [] for period in periods.values()}
+        if len(groups) == 1:
+            groups[next(iter(groups))] = list(range(len(ready)))
+        else:
+            for i, period in enumerate(map(periods.__getitem__, days)):
+                groups[period].append(i)
         out: list[str] = [""] * len(ready)
         for period, items in groups.items():
             last = reserve_block(conn, self.sequences, f"{self.entity.name}.{f.name}/{period}", len(items))
-            numbered = _Renderer(fmt, items[0][1])
-            for offset, (i, day) in enumerate(items):
-                out[i] = numbered(last - len(items) + 1 + offset, day)
+            numbered = _Renderer(fmt, days[items[0]])
+            texts = numbered.many(range(last - len(items) + 1, last + 1), [days[i] for i in items])
+            for i, number in zip(items, texts):
+                out[i] = number
         return out
 
 
@@ -236,10 +274,12 @@ class _Renderer:
         width = re.search(r"\{seq:(\d+)\}", fmt)
         self.width = int(width.group(1)) if width else 0
 
-    def __call__(self, seq: int, day: dt.date) -> str:
+    def many(self, seqs: range, days: list[dt.date]) -> list[str]:
+        """`render(fmt, seq, day)` for each pair; the text around the number joined, not rendered, per number."""
         if self.parts is None:
-            return render(self.fmt, seq, day)
-        return self.parts[0] + str(seq).zfill(self.width) + self.parts[1]
+            return [render(self.fmt, seq, day) for seq, day in zip(seqs, days)]
+        head, tail, width = self.parts[0], self.parts[1], self.width
+        return [head + str(seq).zfill(width) + tail for seq in seqs]
 
 
 def reserve_block(conn: Connection, sequences: Table, name: str, count: int) -> int:

@@ -93,6 +93,8 @@ def converter(field: m.Field, ctx: ValueContext) -> Callable[[Any], tuple[Any, l
     the type's function and constant range bounds looked up once instead of per value.
 
     A bound given as an expression (`max: today()`) is still resolved per value, as `convert` does.
+    The usual text of a number, date, date-time or string is converted directly (`_DIRECT`);
+    anything else, and every refusal, takes the general path.
     """
     base = _CONVERTERS.get(field.type)
     if base is None:
@@ -112,7 +114,88 @@ def converter(field: m.Field, ctx: ValueContext) -> Callable[[Any], tuple[Any, l
             if problems:
                 return None, problems
         return value, []
-    return convert_one
+    direct = _DIRECT.get(field.type)
+    fast = direct(field, ctx, convert_one, check) if direct is not None else None
+    return fast if fast is not None else convert_one
+
+
+# -- direct paths: the usual input of a type converted in one call, the rest (and every refusal) by
+# the general path; the value is the same either way -------------------------------------------------
+
+General = Callable[[Any], tuple[Any, list[str]]]
+
+
+def _direct_string(field: m.Field, ctx: ValueContext, general: General, check: Any) -> General | None:
+    """A text within the field's length (none for a field with a pattern)."""
+    if field.pattern or field.type != "string":
+        return None
+    limit = field.max_length if field.max_length is not None else float("inf")
+
+    def convert_string(raw: Any) -> tuple[Any, list[str]]:
+        if type(raw) is str:
+            text = raw.strip()
+            if text and len(text) <= limit:
+                return text, []
+        return general(raw)
+    return convert_string
+
+
+def _direct_decimal(field: m.Field, ctx: ValueContext, general: General, check: Any) -> General | None:
+    """A number written with digits, a sign and a point only, with at most the field's decimal places
+    and the digits its column holds, within its range: `_decimal`'s value (it passes its checks)."""
+    scale = max(field.scale, 2) if field.type == "percent" else field.scale
+    whole = NUMERIC_DIGITS - scale
+    plain = re.compile(f"-?[0-9]{{1,{whole}}}" + (f"(?:\\.[0-9]{{1,{scale}}})?" if scale > 0 else "")).fullmatch
+    low, high = (_bound_value(field, bound, ctx) for bound in (field.min, field.max))
+    if not all(b is None or type(b) is Decimal for b in (low, high)):
+        return None
+
+    def convert_decimal(raw: Any) -> tuple[Any, list[str]]:
+        if type(raw) is str:
+            text = raw.strip()
+            if plain(text):
+                value = Decimal(text)
+                if (low is None or value >= low) and (high is None or value <= high):
+                    return value, []
+        return general(raw)
+    return convert_decimal
+
+
+def _direct_temporal(field: m.Field, ctx: ValueContext, general: General, check: Any) -> General | None:
+    """A text `fromisoformat` reads (a date-time without a zone in the company's zone, then UTC);
+    for a date field also a date as it is (a default's value)."""
+    dated = field.type == "date"
+    parse_iso = dt.date.fromisoformat if dated else dt.datetime.fromisoformat
+    ready = dt.date if dated else None
+    zone, utc = ctx.timezone, dt.timezone.utc
+
+    def convert_temporal(raw: Any) -> tuple[Any, list[str]]:
+        kind = type(raw)
+        if kind is str:
+            try:
+                value = parse_iso(raw.strip())
+            except ValueError:
+                return general(raw)
+            if not dated:
+                if value.tzinfo is None:
+                    value = value.replace(tzinfo=zone)
+                value = value.astimezone(utc)
+        elif kind is ready:
+            value = raw
+        else:
+            return general(raw)
+        if check is not None:
+            problems = check(value)
+            if problems:
+                return None, problems
+        return value, []
+    return convert_temporal
+
+
+_DIRECT: dict[str, Callable[[m.Field, ValueContext, General, Any], General | None]] = {
+    "string": _direct_string, "decimal": _direct_decimal, "money": _direct_decimal,
+    "percent": _direct_decimal, "date": _direct_temporal, "datetime": _direct_temporal,
+}
 
 
 def _range_checker(field: m.Field, ctx: ValueContext) -> Callable[[Any], list[str]] | None:

@@ -533,3 +533,65 @@ def test_objects_set_aside_from_garbage_collection_during_an_import_return_after
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_an_import_by_the_system_user_stores_and_audits_as_its_save(crm, tmp_path):
+    """The system user (no id): its NULL `created_by`, `updated_by` and audit `user_id`, and an audit
+    row's NULL `field` and `old_value`, written in the statement, store what a save stores."""
+    records, people = crm
+    account = add_accounts(records, "ACME")["ACME"]
+    values = {"name": "Deal", "account": account, "amount": Decimal("10.00"), "close_date": dt.date(2025, 5, 1)}
+    saved = records.create(SYSTEM, "deal", values)
+    path = write_csv(tmp_path / "deals.csv", [["name", "account", "amount", "close_date"],
+                                              ["Deal", account, "10.00", "2025-05-01"]])
+    assert import_csv(records, SYSTEM, "deal", path).imported == 1
+    table, audit = records.tables.entity("deal"), records.tables.audit
+    with records.engine.connect() as conn:
+        raw = [dict(r) for r in conn.execute(text(f"SELECT * FROM {table.name} ORDER BY id")).mappings()]
+        trail = [dict(r) for r in conn.execute(text(f"SELECT * FROM {audit.name} WHERE entity = 'deal' ORDER BY id"))
+                 .mappings()]
+    assert raw[0]["id"] == saved["id"] and raw[0]["created_by"] is None and raw[0]["updated_by"] is None
+    assert [{k: v for k, v in r.items() if k not in ("id", "code")} for r in raw] == [
+        {k: v for k, v in raw[0].items() if k not in ("id", "code")}] * 2
+    assert [{k: v for k, v in t.items() if k not in ("id", "record_id", "new_value")} for t in trail] == [
+        {k: v for k, v in trail[0].items() if k not in ("id", "record_id", "new_value")}] * 2
+    assert trail[1]["user_id"] is None and trail[1]["old_value"] is None and trail[1]["record_id"] == raw[1]["id"]
+
+
+def test_imported_times_dates_and_numbers_are_stored_as_sqlalchemy_stores_them(crm, tmp_path):
+    """Each imported value, read back and inserted again through SQLAlchemy, is stored identically:
+    the importer's own binding of times (DST, microseconds), dates and numbers is SQLAlchemy's."""
+    records, people = crm
+    account = add_accounts(records, "ACME", owner=people["alice"])["ACME"]
+    times = ["2025-03-30 01:59:59", "2025-03-30T03:00:00", "2025-10-26T02:30:00", "2024-02-29T23:59:59.999999",
+             "2025-01-01T00:00:00+05:30", "2025-06-01", ""]
+    path = write_csv(tmp_path / "deals.csv", [["name", "account", "amount", "discount_pct", "close_date", "created_at"]]
+                     + [[f"D{i}", account, f"{i}.5{i}", "12.5", f"2025-0{i + 1}-1{i}", when]
+                        for i, when in enumerate(times)])
+    assert import_csv(records, people["alice"], "deal", path).imported == len(times)
+    table = records.tables.entity("deal")
+    with records.engine.begin() as conn:
+        typed = [dict(r) for r in conn.execute(select(table).order_by(table.c.id)).mappings()]
+        conn.execute(table.insert(), [{**r, "id": r["id"] + 1000, "code": r["code"] + "x"} for r in typed])
+        raw = {r["id"]: dict(r) for r in conn.execute(text(f"SELECT * FROM {table.name}")).mappings()}
+    assert typed[-1]["created_at"] == NOW                   # an empty cell: the import's moment
+    for r in typed:
+        imported, again = raw[r["id"]], raw[r["id"] + 1000]
+        assert {k: v for k, v in imported.items() if k not in ("id", "code")} == {
+            k: v for k, v in again.items() if k not in ("id", "code")}
+
+
+def test_a_chunks_lookup_as_one_parameter_finds_what_an_in_list_finds(crm):
+    from engine.runtime.import_support import among
+    records, people = crm
+    names = ["O'Brien & Co", 'Say "hi"', "Árvíztűrő", "123", "back\\slash"]
+    ids = add_accounts(records, *names, owner=people["alice"])
+    account = records.tables.entity("account")
+    wanted = [[*names, "missing", "123 "], [*ids.values(), 99999], [], [Decimal("1.5")]]
+    with records.engine.connect() as conn:
+        for column, values in ((account.c.name, wanted[0]), (account.c.id, wanted[1]), (account.c.id, wanted[2]),
+                               (account.c.revenue, wanted[3])):
+            found = conn.execute(select(account.c.id).where(among(conn, column, values))).scalars().all()
+            assert sorted(found) == sorted(conn.execute(select(account.c.id).where(column.in_(values))).scalars().all())
+        assert sorted(conn.execute(select(account.c.name).where(among(conn, account.c.name, wanted[0]))).scalars()) == \
+            sorted(names)

@@ -129,3 +129,24 @@ def test_a_compiled_converter_gives_what_convert_gives(f):
             "+36 30 123 4567", "06 30 123 4567", "12", "example.com", "http://", "3", "alice", {"id": 4}]
     for raw in raws:
         assert one(raw) == convert(f, raw, ctx), raw
+
+
+@pytest.mark.parametrize("f", [
+    field("string", max_length=5), field("string"), field("money"), field("money", min=0, max=1000),
+    field("percent", min=0, max=100), field("decimal", scale=0), field("date"),
+    field("date", min=dt.date(2025, 1, 1)), field("datetime"), field("datetime", min="2025-01-01"),
+])
+def test_the_direct_paths_of_a_converter_give_the_general_paths_value_and_type(f):
+    """Plain numbers, ISO dates and times and short strings take `converter`'s direct path; each gives
+    what `convert` gives, to the exponent of a decimal and the offset of a time (DST included)."""
+    ctx = ValueContext(timezone=ZoneInfo("Europe/Budapest"), phone_region="HU", bound=_bound_today)
+    one = __import__("engine.runtime.values", fromlist=["converter"]).converter(f, ctx)
+    raws = [None, "", "  ", "abcde", " abc ", "abcdef", "Árvíztűrő", "0", "-0", "-0.00", "+5", ".5", "5.", "1.50",
+            "1.555", "00012.10", "1 000", "1e3", "NaN", "Infinity", "١٢", "999999999999999999.99",
+            "1000000000000000000", "99999999999999999999", "1000", "1000.01", "-1", "2025-03-30T02:30:00",
+            "2025-10-26T02:30:00", "2025-10-26 02:30:00.000123", "2025-03-10T09:30:00+00:00", "2024-12-31",
+            "2025-02-30", "20250301", dt.date(2025, 3, 1), dt.datetime(2025, 3, 1, 23, 30, tzinfo=dt.timezone.utc),
+            Decimal("1.50"), 5, 2.5]
+    for raw in raws:
+        got, expected = one(raw), convert(f, raw, ctx)
+        assert (repr(got[0]), got[1]) == (repr(expected[0]), expected[1]), raw

@@ -608,7 +608,8 @@ def _date_of(program: Program, python: Callable[..., Any], types: list[Type]) ->
         seen = last[0]                 # one tuple: read and replaced atomically across threads
         if seen[0] is v and seen[1] is run.tz:
             return seen[2]
-        day = python(run, [v], types)
+        # An aware datetime: `values.local_date` without its calls (a naive one takes that path).
+        day = v.astimezone(values.zone(run.tz)).date() if v.tzinfo is not None else python(run, [v], types)
         last[0] = (v, run.tz, day)
         return day
     return date_of
