@@ -1,7 +1,10 @@
 """Full-text search over an entity's `search: true` fields, through a real database index.
 
     ensure_search_index(engine, config)      # after every migration: create / repair the indexes
-    condition = SearchIndex(engine, config).condition(entity, table, "kovács kft", hidden)
+    index = SearchIndex(engine, config)
+    condition = index.condition(entity, table, "kovács kft", hidden)
+    form = index.form(entity, "kovács kft", hidden)     # what the condition is built from (hashable)
+    found = index.search(entity, table, form)           # .condition; .hits, the index's rowids, drive a count
 
 Which index, per database:
 
@@ -29,7 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Callable, Iterable
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import Engine, Table
@@ -45,6 +50,8 @@ TRGM_PREFIX = "crm_trgm_"
 TEXT_TYPES = ("string", "text", "email", "phone", "url", "autonumber")
 MAX_WORDS = 8
 MANY_HITS = 2000     # above this many FTS hits, scan in sort order instead of fetching hits by id
+HITS_TTL = 10.0      # seconds a MANY_HITS answer is reused: it picks the plan, never the rows
+HITS_KEPT = 512      # answers remembered per SearchIndex at most
 log = logging.getLogger(__name__)
 
 # (database URL, entity) -> the FTS definition found current; filled by ensure/detection.
@@ -206,6 +213,7 @@ class SearchIndex:
     def __init__(self, engine: Engine | None, config: m.Config):
         self.engine = engine
         self.config = config
+        self._hits_seen: dict[tuple[str, str], tuple[float, bool]] = {}   # (entity, query) -> (when, many)
 
     def has_fts(self, entity: m.Entity, fields: list[str]) -> bool:
         """Is the entity's FTS table present and current (definition and triggers) on this SQLite database?"""
@@ -224,8 +232,13 @@ class SearchIndex:
             return True
         return False
 
-    def condition(self, entity: m.Entity, table: Table, text: str, hidden: Iterable[str]) -> ColumnElement[bool]:
-        """Every word in some searchable field the user may see; `false()` when there is none."""
+    def form(self, entity: m.Entity, text: str, hidden: Iterable[str]) -> "SearchForm":
+        """What the search's condition is built from (hashable: a built statement is reused by it).
+
+        Asks the database (or what it answered a moment ago) whether the FTS index
+        is current and whether the words hit many rows: the statement's form depends
+        on both, its answer on neither.
+        """
         hidden = frozenset(hidden)
         indexed = search_fields(entity)
         fields = [f for f in indexed if f not in hidden]
@@ -234,44 +247,85 @@ class SearchIndex:
         if not fields and title is not None and title.stored and title.type in TEXT_TYPES \
                 and title.name not in hidden:
             fields, indexed = [title.name], []       # every search field hidden: the title, by LIKE
-        if not fields:
-            return sa.false()
-        if not words:
-            return sa.true()
+        if not fields or not words:
+            return SearchForm(tuple(fields), tuple(words), None, False)
         long = [w for w in words if len(w) >= 3]
-        clauses: list[ColumnElement[bool]] = []
-        if long and self.has_fts(entity, indexed):
-            clauses.append(self._fts_match(entity, table, long, fields, indexed, self._many_hits))
-            words = [w for w in words if len(w) < 3]
-        for word in words:
+        if not long or not self.has_fts(entity, indexed):
+            return SearchForm(tuple(fields), tuple(words), None, False)
+        # Each word a quoted FTS string (a phrase): no FTS operator or SQL can be smuggled in.
+        query = " AND ".join('"' + w.replace('"', '""') + '"' for w in long)
+        if fields != indexed:      # hidden fields are indexed but must not be searched by this user
+            query = "{" + " ".join(fields) + "} : (" + query + ")"
+        short = tuple(w for w in words if len(w) < 3)
+        return SearchForm(tuple(fields), short, query, self._many_hits(entity, query))
+
+    def search(self, entity: m.Entity, table: Table, form: "SearchForm") -> "Search":
+        """The search's conditions for statements over `table`."""
+        if not form.fields:
+            return Search(sa.false())
+        if form.fts_query is None and not form.like_words:
+            return Search(sa.true())
+        likes: list[ColumnElement[bool]] = []
+        for word in form.like_words:
             # The same case mapping on both databases (SQLite's own lower() is ASCII only).
             escaped = text_lower(word).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append(sa.or_(*[sql_lower(table.c[n]).like(f"%{escaped}%", escape="\\") for n in fields]))
-        return sa.and_(*clauses)
+            likes.append(sa.or_(*[sql_lower(table.c[n]).like(f"%{escaped}%", escape="\\") for n in form.fields]))
+        if form.fts_query is None:
+            return Search(sa.and_(*likes))
+        hits = sa.select(sa.literal_column("rowid")).select_from(sa.text(_q(fts_name(entity)))).where(
+            sa.literal_column(_q(fts_name(entity))).op("MATCH")(
+                sa.bindparam(None, form.fts_query, type_=sa.String, unique=True)))
+        # Few hits: fetch them by id and sort those. Many hits (a common word): `id + 0` keeps SQLite
+        # from driving the query by the hits, so it walks the sort's index and stops after one page
+        # (1M deals, q=acme: 1.3 s -> 0.14 s; q='initech 4242' stays at 0.03 s by id).
+        match = (table.c.id + 0).in_(hits) if form.many_hits else table.c.id.in_(hits)
+        return Search(sa.and_(match, *likes), hits, sa.and_(*likes) if likes else None)
+
+    def condition(self, entity: m.Entity, table: Table, text: str, hidden: Iterable[str]) -> ColumnElement[bool]:
+        """Every word in some searchable field the user may see; `false()` when there is none."""
+        return self.search(entity, table, self.form(entity, text, hidden)).condition
 
     def _many_hits(self, entity: m.Entity, query: str) -> bool:
-        """Does the FTS query match more than MANY_HITS rows? (counted only that far: cheap)"""
+        """Does the FTS query match more than MANY_HITS rows? (counted only that far: cheap)
+
+        The answer is reused for HITS_TTL seconds (the pages of one search, its sorts, a
+        filter changed): it only chooses how the statement finds the rows, not which rows
+        it returns. A word that crosses MANY_HITS meanwhile is served by the other plan a
+        little longer, with the same answers.
+        """
         assert self.engine is not None
+        key, now = (entity.name, query), time.monotonic()
+        seen = self._hits_seen.get(key)
+        if seen is not None and now - seen[0] < HITS_TTL:
+            return seen[1]
         name = _q(fts_name(entity))
         with self.engine.connect() as conn:
             hits = conn.execute(sa.text(f"SELECT count(*) FROM (SELECT rowid FROM {name} WHERE {name} MATCH :q "
                                         "LIMIT :cap)"), {"q": query, "cap": MANY_HITS + 1}).scalar_one()
-        return int(hits) > MANY_HITS
+        if len(self._hits_seen) >= HITS_KEPT:
+            self._hits_seen.clear()
+        many = int(hits) > MANY_HITS
+        self._hits_seen[key] = (now, many)
+        return many
 
-    @staticmethod
-    def _fts_match(entity: m.Entity, table: Table, words: list[str], fields: list[str],
-                   indexed: list[str], many_hits: Callable[[m.Entity, str], bool]) -> ColumnElement[bool]:
-        # Each word a quoted FTS string (a phrase): no FTS operator or SQL can be smuggled in.
-        query = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
-        if fields != indexed:      # hidden fields are indexed but must not be searched by this user
-            query = "{" + " ".join(fields) + "} : (" + query + ")"
-        fts = sa.literal_column(_q(fts_name(entity)))
-        match = sa.select(sa.literal_column("rowid")).select_from(sa.text(_q(fts_name(entity)))).where(
-            fts.op("MATCH")(sa.bindparam(None, query, type_=sa.String, unique=True)))
-        # Few hits: fetch them by id and sort those. Many hits (a common word): `id + 0` keeps SQLite
-        # from driving the query by the hits, so it walks the sort's index and stops after one page
-        # (1M deals, q=acme: 1.3 s -> 0.14 s; q='initech 4242' stays at 0.03 s by id).
-        return (table.c.id + 0).in_(match) if many_hits(entity, query) else table.c.id.in_(match)
+
+@dataclass(frozen=True, slots=True)
+class SearchForm:
+    """What a search's condition is built from (`SearchIndex.form`)."""
+
+    fields: tuple[str, ...]         # searched (the user's visible search fields); none: nothing matches
+    like_words: tuple[str, ...]     # matched by LIKE: every word without the index, else the short ones
+    fts_query: str | None           # the FTS5 query of the other words (SQLite with a current index)
+    many_hits: bool                 # that query hits more than MANY_HITS rows
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """A search's conditions (`SearchIndex.search`)."""
+
+    condition: ColumnElement[bool]              # the whole search, for any statement over the table
+    hits: sa.Select | None = None               # the FTS index's rowids for its words, when it has them
+    rest: ColumnElement[bool] | None = None     # what a row among `hits` must also match (short words)
 
 
 def search_index_sql(config: m.Config, dialect: str) -> list[str]:
@@ -289,4 +343,5 @@ def search_index_sql(config: m.Config, dialect: str) -> list[str]:
     return out
 
 
-__all__: list[Any] = ["ensure_search_index", "SearchIndex", "search_fields", "search_index_sql"]
+__all__: list[Any] = ["ensure_search_index", "Search", "SearchForm", "SearchIndex", "search_fields",
+                      "search_index_sql"]

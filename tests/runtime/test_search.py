@@ -124,3 +124,62 @@ def test_the_index_is_repaired_after_a_table_copy_and_follows_the_config(make) -
                                          "AND indexname LIKE 'crm_trgm%'")).scalars().all()
             assert sorted(names) == ["crm_trgm_note_subject"]
     assert plan_migration(engine, config3).empty
+
+
+@pytest.mark.parametrize("many_hits", [False, True])
+def test_a_searched_list_counts_what_it_lists(make, monkeypatch: pytest.MonkeyPatch, many_hits: bool) -> None:
+    # Through the index the capped count reads along its hits (query._counted_along_hits): the same
+    # numbers as without the index, with a filter, and with a short word left to LIKE.
+    monkeypatch.setattr(search, "MANY_HITS", 0 if many_hits else 2000)
+    config, engine, records = make()
+    for i in range(12):
+        records.create(SYSTEM, "note", {"subject": f"Alpha {i}" if i % 3 else f"Beta {i}",
+                                        "body": "xy" if i % 2 else None, "score": i})
+    cases = [("alpha", None), ("alpha xy", None), ("alpha", "score >= 8"), ("alp 1", None), ("beta", None),
+             ("nope", None)]
+
+    def counts(service: Records) -> dict[tuple[str, str | None], tuple[list[int], bool, int | None]]:
+        out = {}
+        for q, f in cases:
+            page = service.list(SYSTEM, "note", search=q, filter_expr=f, limit=2, count_up_to=5)
+            out[(q, f)] = ([r["id"] for r in page.rows], page.has_more, page.matching)
+        return out
+    without = counts(records)
+    ensure_search_index(engine, config)
+    fresh = Records(config, engine, build_tables(config))
+    assert counts(fresh) == without
+    assert [without[c][1:] for c in cases] == [(True, 6), (True, 4), (True, 3), (True, 3), (True, 4), (False, None)]
+    if engine.dialect.name == "sqlite":
+        assert "_hits" in str(fresh.query.page(SYSTEM, "note", search="alpha").count)
+
+
+def test_a_search_statement_is_reused_and_sees_new_rows(make) -> None:
+    config, engine, records = make()
+    ensure_search_index(engine, config)
+    records.create(SYSTEM, "note", {"subject": "Gamma one"})
+    first = records.query.page(SYSTEM, "note", search="gamma")
+    assert records.query.page(SYSTEM, "note", search="gamma") is first
+    assert records.query.page(SYSTEM, "note", search="gamma two") is not first
+    records.create(SYSTEM, "note", {"subject": "Gamma two"})
+    assert subjects(records, "gamma") == ["Gamma one", "Gamma two"]
+    assert subjects(records, "gamma two") == ["Gamma two"]
+
+
+def test_a_remembered_plan_still_gives_fresh_answers(make, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whether a word hits many rows is reused for a while (search.HITS_TTL): it picks the plan only.
+    monkeypatch.setattr(search, "MANY_HITS", 2)
+    config, engine, records = make()
+    ensure_search_index(engine, config)
+    note = config.entities["note"]
+    records.create(SYSTEM, "note", {"subject": "Delta 1"})
+    assert subjects(records, "delta") == ["Delta 1"]
+    for i in (2, 3, 4):
+        records.create(SYSTEM, "note", {"subject": f"Delta {i}"})
+    assert subjects(records, "delta") == ["Delta 1", "Delta 2", "Delta 3", "Delta 4"]
+    page = records.list(SYSTEM, "note", search="delta", limit=1, count_up_to=10)
+    assert page.has_more and page.matching == 4
+    if engine.dialect.name == "sqlite":
+        assert records.query.search.form(note, "delta", ()).many_hits is False      # remembered
+        monkeypatch.setattr(search, "HITS_TTL", 0.0)
+        assert records.query.search.form(note, "delta", ()).many_hits is True       # asked again
+        assert subjects(records, "delta") == ["Delta 1", "Delta 2", "Delta 3", "Delta 4"]
