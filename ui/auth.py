@@ -51,7 +51,9 @@ class AuthMiddleware:
         actor = None
         user_id = sessions.user_id(connection)
         if user_id is not None:
-            actor = await run_in_threadpool(services(connection).users.signed_in, user_id)
+            users = services(connection).users
+            # Remembered for a moment (Users.signed_in): only a fresh read goes to the thread pool.
+            actor = users.remembered(user_id) or await run_in_threadpool(users.signed_in, user_id)
             if actor is None:                      # disabled or removed since signing in
                 sessions.sign_out(connection)
         scope[ACTOR_KEY] = actor

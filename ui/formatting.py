@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from .compiled_formats import date_format, datetime_glue, number_format, time_format
@@ -71,6 +72,12 @@ class Formatter:
         """A moment in the company's timezone: medium date and short time, no seconds."""
         if value is None:
             return ""
+        # A page shows the same moments again and again (records imported or saved together):
+        # each is formatted once per process, language and zone. The key keeps what tells two
+        # moments apart (`fold` and the zone: equal datetimes of one zone can differ in them).
+        return _moments(self.locale, self.timezone)((value, value.fold, value.tzinfo))
+
+    def _datetime(self, value: dt.datetime) -> str:
         local = self.local(value)
         # CLDR's own glue between date and time ('{1}, {0}' in English, '{1} {0}' in Hungarian).
         glue = datetime_glue(self.locale, "medium")
@@ -82,3 +89,10 @@ class Formatter:
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value.astimezone(self.zone)
+
+
+@lru_cache(maxsize=64)
+def _moments(locale: str, timezone: str) -> Callable[[tuple[dt.datetime, int, Any]], str]:
+    """`Formatter(locale, _, timezone).datetime` of a (value, fold, tzinfo) key, remembered."""
+    formatter = Formatter(locale, "", timezone)
+    return lru_cache(maxsize=4096)(lambda key: formatter._datetime(key[0]))

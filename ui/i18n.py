@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import gettext
 import io
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -56,6 +58,7 @@ class Catalogs:
     def __init__(self, by_locale: dict[str, gettext.NullTranslations]):
         self._by_locale = by_locale
         self._fallback = gettext.NullTranslations()
+        self._memories: dict[str, Translated] = {}
 
     @classmethod
     def load(cls, directory: Path, locales: Iterable[str]) -> "Catalogs":
@@ -63,6 +66,22 @@ class Catalogs:
 
     def get(self, locale: str) -> gettext.NullTranslations:
         return self._by_locale.get(locale, self._fallback)
+
+    def memory(self, locale: str) -> "Translated":
+        """Where the templates keep the messages of `get(locale)` they have translated."""
+        found = self._memories.get(locale)
+        if found is None:
+            found = self._memories.setdefault(locale, Translated(self.get(locale)))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Translated:
+    """Messages of one catalog as templates print them (templating._translated), kept for
+    as long as the catalog: a new configuration revision loads new catalogs."""
+
+    translations: gettext.NullTranslations
+    answers: dict[tuple[str, bool], str] = field(default_factory=dict)
 
 
 def _load_one(directory: Path, locale: str) -> gettext.NullTranslations:
@@ -104,8 +123,10 @@ def negotiate(accept_language: str | None, available: Iterable[str], default: st
     return default
 
 
+@lru_cache(maxsize=256)
 def language_name(locale: str) -> str:
-    """The language's own name ('magyar', 'English'), for the language switch."""
+    """The language's own name ('magyar', 'English'), for the language switch (CLDR data, looked
+    up once per code: every page's menu names each language)."""
     try:
         return Locale.parse(locale).get_display_name(locale) or locale
     except (UnknownLocaleError, ValueError):

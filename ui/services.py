@@ -8,11 +8,13 @@ a new configuration revision can later be swapped in by replacing one object.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, TypeVar
 
 from sqlalchemy import Engine
 
 from engine.metadata import model as m
+from engine.runtime.alerts.inbox import Inbox
 from engine.runtime.alerts.queue import install as install_alerts
 from engine.runtime.files import Files
 from engine.runtime.permissions import Permissions
@@ -22,6 +24,9 @@ from engine.runtime.users import Users
 from engine.runtime.workflow import Workflow
 
 from .i18n import LOCALE_DIR, Catalogs
+
+T = TypeVar("T")
+DERIVED_KEPT = 4096     # users (role sets) x languages x entities: bounded all the same
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,20 @@ class Services:
     records: Records
     files: Files
     workflow: Workflow | None = None       # move / approve / reject / convert (engine/runtime/workflow)
+    inbox: Inbox | None = None             # notifications and a record's messages (its statements kept)
+    # What pages derive from this configuration alone (and the user), worked out once: a new
+    # revision builds new Services, so nothing here outlives the configuration it came from.
+    derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def derive(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()`, worked out once per configuration for `key` (which must name everything
+        the answer depends on besides the configuration) and kept in `derived`, bounded."""
+        found = self.derived.get(key)
+        if found is None:
+            if len(self.derived) >= DERIVED_KEPT:
+                self.derived.clear()
+            found = self.derived[key] = build()
+        return found  # type: ignore[no-any-return]
 
     def set_locale(self, user_id: int, locale: str) -> None:
         """Stores the user's UI language (`Users.set_locale`: the signed-in user's memory follows at once)."""
@@ -60,4 +79,5 @@ def build_services(config: m.Config, engine: Engine) -> Services:
         records=records,
         files=Files(config, engine, tables, records),
         workflow=workflow,
+        inbox=Inbox(engine, tables, permissions),
     )

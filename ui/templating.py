@@ -18,6 +18,7 @@ Label in the user's language), `number`, `money`, `percent`, `date`, `datetime`.
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -30,12 +31,15 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from engine.metadata import model as m
+from engine.runtime.actor import Actor
 
 from . import sessions
 from .csrf import FIELD as CSRF_FIELD
+from .display import escape_text
 from .formatting import Formatter
 from .i18n import label_text, language_name
-from .navigation import build_navigation
+from .navigation import Navigation, build_navigation
+from .services import Services
 from .web import current_actor, request_locale, services
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -59,6 +63,9 @@ HTMX_CONFIG: dict[str, Any] = {
 }
 
 
+HTMX_CONFIG_JSON = json.dumps(HTMX_CONFIG, separators=(",", ":"))
+
+
 def page_templates(kind: str, entity: str | None = None) -> list[str]:
     """Template names to try, most specific first: `list-deal.html`, `list.html`."""
     return ([f"{kind}-{entity}.html"] if entity else []) + [f"{kind}.html"]
@@ -68,9 +75,25 @@ def render(request: Request, template: str | Sequence[str], context: Mapping[str
            *, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A full page or fragment; a list of names means the first that exists."""
     templates: Jinja2Templates = request.app.state.templates
-    name = template if isinstance(template, str) else str(templates.env.select_template(list(template)).name)
+    name = template if isinstance(template, str) else _selected(templates.env, tuple(template))
     return templates.TemplateResponse(request, name, dict(context or {}), status_code=status_code,
                                       headers=headers)
+
+
+_SELECTED: "weakref.WeakKeyDictionary[Environment, dict[tuple[str, ...], str]]" = weakref.WeakKeyDictionary()
+
+
+def _selected(env: Environment, names: tuple[str, ...]) -> str:
+    """`select_template(names)`'s name, looked up once per Environment: templates ship with the
+    code and are not reloaded (`auto_reload=False`), and asking the loader for a missing
+    `record-account.html` meant a file system look-up on every request."""
+    chosen = _SELECTED.get(env)
+    if chosen is None:
+        chosen = _SELECTED.setdefault(env, {})
+    found = chosen.get(names)
+    if found is None:
+        found = chosen[names] = str(env.select_template(list(names)).name)
+    return found
 
 
 def page_context(request: Request) -> dict[str, Any]:
@@ -79,7 +102,7 @@ def page_context(request: Request) -> dict[str, Any]:
     actor = current_actor(request)
     locale = request_locale(request)
     root_path = request.scope.get("root_path", "")
-    nav = build_navigation(svc.config, svc.permissions, actor, locale, root_path) if actor else None
+    nav = _navigation(svc, actor, locale, root_path) if actor else None
     return {
         "actor": actor,
         "is_admin": bool(actor) and svc.permissions.is_admin(actor),
@@ -88,13 +111,21 @@ def page_context(request: Request) -> dict[str, Any]:
         "locales": [(code, language_name(code)) for code in svc.config.company.locales],
         "nav": nav,
         "csrf_token": sessions.csrf_token(request),
-        "htmx_config": json.dumps(HTMX_CONFIG, separators=(",", ":")),
+        "htmx_config": HTMX_CONFIG_JSON,
         "current_path": request.url.path,
         "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "root_path": root_path,
         "translations": svc.catalogs.get(locale),
+        "translated": svc.catalogs.memory(locale),
         "fmt": Formatter(locale, svc.config.company.currency, svc.config.company.timezone),
     }
+
+
+def _navigation(svc: Services, actor: Actor, locale: str, root_path: str) -> Navigation:
+    """`build_navigation` for this user, language and root path, built once per configuration
+    (it depends on nothing else: the roles' grants, the configured labels)."""
+    return svc.derive(("navigation", actor, locale, root_path),
+                      lambda: build_navigation(svc.config, svc.permissions, actor, locale, root_path))
 
 
 def build_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
@@ -112,6 +143,8 @@ def build_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     # The catalog is picked per render from the context, so one Environment
     # serves every language at once (no global "current language").
     env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # `_()` and `{% trans %}` without plural: Jinja's new-style gettext in one call, its answer kept.
+    env.globals.update(_=_translated, gettext=_translated)
     env.filters.update(label=_label, number=_number, money=_money, percent=_percent,
                        date=_date, datetime=_datetime)
     env.globals.update(csrf_field=_csrf_field, static=_static, url_for=_url_for)
@@ -121,6 +154,31 @@ def build_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
 @pass_context
 def _gettext(context: Context, message: str) -> str:
     return str(context["translations"].gettext(message))
+
+
+@pass_context
+def _translated(context: Context, message: str, /, **variables: Any) -> str:
+    """What Jinja's new-style `gettext` gives (the request's catalog; Markup when autoescaping;
+    always %-formatted, variables escaped), without its three nested calls. A message without
+    variables is worked out once per catalog and autoescape setting and kept in the catalog's
+    memory (`Catalogs.memory`, per configuration): a page asks for a couple of dozen."""
+    translations = context["translations"]
+    autoescape = context.eval_ctx.autoescape
+    memory = context.get("translated")
+    if variables or memory is None or memory.translations is not translations:
+        return _format_translation(translations, message, autoescape, variables)
+    key = (message, autoescape)
+    found = memory.answers.get(key)
+    if found is None:
+        found = memory.answers[key] = _format_translation(translations, message, autoescape, variables)
+    return found
+
+
+def _format_translation(translations: Any, message: str, autoescape: bool, variables: Mapping[str, Any]) -> str:
+    text: str = str(translations.gettext(message))
+    if autoescape:
+        text = Markup(text)
+    return text % variables  # type: ignore[no-any-return]
 
 
 @pass_context
@@ -168,7 +226,9 @@ def _datetime(context: Context, value: Any) -> str:
 
 @pass_context
 def _csrf_field(context: Context) -> Markup:
-    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, context["csrf_token"])
+    # What Markup(...).format(...) gives (both values escaped), without its string.Formatter.
+    token = escape_text(context["csrf_token"])
+    return Markup(f'<input type="hidden" name="{escape_text(CSRF_FIELD)}" value="{token}">')
 
 
 @pass_context

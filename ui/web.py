@@ -14,6 +14,7 @@ from .services import Services
 
 ACTOR_KEY = "crm.actor"     # scope key the auth middleware fills
 SERVICES_KEY = "crm.services"   # scope key: the services a request started with (ui/reload.py pins them)
+LOCALE_KEY = "crm.locale"       # scope key: request_locale's answer
 
 
 def services(request: HTTPConnection) -> Services:
@@ -52,12 +53,21 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def request_locale(request: HTTPConnection) -> str:
-    """The UI language: the user's own, else the browser's best match, else the company's."""
-    company = services(request).config.company
-    actor = current_actor(request)
+    """The UI language: the user's own, else the browser's best match, else the company's.
+
+    Worked out once per request (a page asks several times) and kept in its scope, with the
+    user and the services it was worked out for: it depends on nothing else."""
+    svc, actor = services(request), current_actor(request)
+    known = request.scope.get(LOCALE_KEY)
+    if known is not None and known[0] is svc and known[1] is actor:
+        return known[2]  # type: ignore[no-any-return]
+    company = svc.config.company
     if actor is not None and actor.locale and actor.locale in company.locales:
-        return actor.locale
-    return negotiate(request.headers.get("accept-language"), company.locales, company.default_locale)
+        locale = actor.locale
+    else:
+        locale = negotiate(request.headers.get("accept-language"), company.locales, company.default_locale)
+    request.scope[LOCALE_KEY] = (svc, actor, locale)
+    return locale
 
 
 def translations(request: HTTPConnection) -> gettext.NullTranslations:

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, Table, and_, select
+from sqlalchemy import Connection, Integer, Select, Table, and_, bindparam, select
 from sqlalchemy.sql.elements import ColumnElement
+
+TRAIL_RECORD = "crm_trail_record"
+trail_record_param = bindparam(TRAIL_RECORD, type_=Integer)
 
 
 def to_json(value: Any) -> str | None:
@@ -95,10 +98,20 @@ class AuditLog:
         One statement: the record LEFT JOIN its audit rows, so the permission check and the
         trail cannot disagree. No row: not readable; one row of NULLs: readable, no trail yet.
         """
+        return self.read_trail(conn, self.readable_history_statement(entity, records, readable), record_id)
+
+    def readable_history_statement(self, entity: str, records: Table, readable: ColumnElement[bool]) -> Select:
+        """`readable_history`'s statement with the record id a bind (TRAIL_RECORD), to build once
+        per user and entity and run with `read_trail`."""
         t = self.table
         on = and_(t.c.entity == entity, t.c.record_id == records.c.id)
-        rows = conn.execute(select(t).select_from(records.outerjoin(t, on))
-                            .where(records.c.id == record_id, readable).order_by(t.c.id)).mappings().all()
+        return (select(t).select_from(records.outerjoin(t, on))
+                .where(records.c.id == trail_record_param, readable).order_by(t.c.id))
+
+    @staticmethod
+    def read_trail(conn: Connection, statement: Select, record_id: int) -> list[AuditEntry] | None:
+        """Runs a `readable_history_statement`: the trail, or None when the record is not readable."""
+        rows = conn.execute(statement, {TRAIL_RECORD: record_id}).mappings().all()
         if not rows:
             return None
         return [_entry(r) for r in rows if r["id"] is not None]

@@ -139,7 +139,7 @@ class Files:
         # One statement: the record through the user's read filter LEFT JOIN its attachments.
         # No row: not readable (404); one row without an attachment id: readable, no files.
         on = and_(table.c.entity == entity, table.c.record_id == records.c.id)
-        with self.engine.connect() as conn:
+        with self.records.reading() as conn:     # a page's shared connection, when it has one
             rows = conn.execute(select(table).select_from(records.outerjoin(table, on))
                                 .where(records.c.id == record_id, permissions.row_filter(actor, entity, "read", records))
                                 .order_by(table.c.id)).mappings().all()

@@ -22,10 +22,12 @@ every page of a list runs one statement, whose compiled form SQLAlchemy's own
 cache keeps (the statement objects are reused, so their cache keys are
 computed once).
 
+A search is cached by its form (search.SearchForm: the words, the fields
+searched, whether the FTS index is current and whether the words hit many rows),
+in a cache of its own so that searches do not push lists out.
+
 Not cached (built on every call, as before):
 
-- a search term: its condition depends on the database (whether the FTS index
-  is current, how many rows a word hits);
 - a statement that depends on the clock (`today()` in a formula or a filter,
   a period like `this_month`): found by building it a second time at another
   moment and comparing the two (structure and every bound value);
@@ -120,15 +122,16 @@ class RowShape:
 
 
 class StatementCache:
-    """A thread-safe LRU of built statements (one per RecordQuery, i.e. per configuration)."""
+    """A thread-safe LRU of built statements (one per RecordQuery, i.e. per configuration): a list's
+    `ListStatements`, or the single `Select` of `RecordQuery.matching`."""
 
     def __init__(self, size: int = 256):
         self.size = size
-        self._items: OrderedDict[Hashable, ListStatements] = OrderedDict()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: Hashable) -> ListStatements | None:
+    def get(self, key: Hashable) -> Any:
         with self._lock:
             found = self._items.get(key)
             if found is None:
@@ -138,7 +141,7 @@ class StatementCache:
             self.hits += 1
             return found
 
-    def put(self, key: Hashable, statements: ListStatements) -> None:
+    def put(self, key: Hashable, statements: Any) -> None:
         with self._lock:
             self._items[key] = statements
             self._items.move_to_end(key)
@@ -154,15 +157,16 @@ class StatementCache:
 
 
 def cache_key(actor: Actor, entity: str, *, filter_expr: str | None, where: Mapping[str, Any] | None,
-              search: str | None, sort: str | Sequence[str] | None, params: Mapping[str, Any] | None,
+              search: Hashable | None, sort: str | Sequence[str] | None, params: Mapping[str, Any] | None,
               titles: bool, paths: Sequence[str]) -> Hashable | None:
     """What a list's statements are a function of (besides the configuration and the clock);
-    None when they must not be cached (a search term, unhashable values)."""
-    if search and search.strip():
+    None when they must not be cached (a search's bare text, unhashable values). A search is given
+    by its form (search.SearchForm), which says everything its condition is built from."""
+    if isinstance(search, str) and search.strip():
         return None
     try:
-        key = (entity, actor, filter_expr, _frozen(where), _frozen(sort), _frozen(params), bool(titles),
-               tuple(paths))
+        key = (entity, actor, filter_expr, _frozen(where), search, _frozen(sort), _frozen(params),
+               bool(titles), tuple(paths))
         hash(key)
     except TypeError:
         return None

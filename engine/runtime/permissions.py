@@ -48,16 +48,32 @@ class Permissions:
         self.engine = engine
         # Hidden fields depend only on the user's roles; computing the computed-field part parses expressions.
         self._hidden_cache: dict[tuple[frozenset[str], str], frozenset[str]] = {}
+        # The answers below depend only on the configuration and the user's roles (and the system
+        # flag), asked dozens of times a page: worked out once per role set.
+        self._roles_cache: dict[frozenset[str], tuple[m.Role, ...]] = {}
+        self._scope_cache: dict[tuple[bool, frozenset[str], str, str], m.Scope] = {}
+        self._configured_cache: dict[tuple[bool, frozenset[str], str], frozenset[str]] = {}
 
     # -- what the roles grant -----------------------------------------------------------
     def roles_of(self, actor: Actor) -> list[m.Role]:
-        return [self.config.roles[r] for r in sorted(actor.roles) if r in self.config.roles]
+        roles = self._roles_cache.get(actor.roles)
+        if roles is None:
+            roles = self._roles_cache[actor.roles] = tuple(
+                self.config.roles[r] for r in sorted(actor.roles) if r in self.config.roles)
+        return list(roles)
 
     def is_admin(self, actor: Actor) -> bool:
         return actor.system or any(role.all for role in self.roles_of(actor))
 
     def scope(self, actor: Actor, entity: str, action: Action) -> m.Scope:
         """The widest scope any of the user's roles grants for `action` ('create' -> all/none)."""
+        key = (actor.system, actor.roles, entity, action)
+        found = self._scope_cache.get(key)
+        if found is None:
+            found = self._scope_cache[key] = self._widest_scope(actor, entity, action)
+        return found
+
+    def _widest_scope(self, actor: Actor, entity: str, action: Action) -> m.Scope:
         if self.is_admin(actor):
             return "all"
         best: m.Scope = "none"
@@ -91,6 +107,13 @@ class Permissions:
     def configured_hidden(self, actor: Actor, entity: str) -> frozenset[str]:
         """The roles' `hidden_fields` on this entity (a field is hidden only when every role
         that reads the entity hides it)."""
+        key = (actor.system, actor.roles, entity)
+        found = self._configured_cache.get(key)
+        if found is None:
+            found = self._configured_cache[key] = self._configured_hidden(actor, entity)
+        return found
+
+    def _configured_hidden(self, actor: Actor, entity: str) -> frozenset[str]:
         if self.is_admin(actor):
             return frozenset()
         readers = [r for r in self.roles_of(actor) if r.access(entity).read != "none"]

@@ -29,11 +29,12 @@ from sqlalchemy.exc import IntegrityError
 from ..metadata import model as m
 from .actor import Actor
 from .audit import AuditEntry, AuditLog
-from .errors import Conflict, Forbidden, NotFound, Problems, StaleVersion
+from .errors import Conflict, Forbidden, NotFound, Problems, StaleVersion, ValidationFailed
 from .exprs import RecordExpressions
 from .lines import Lines
+from .list_statement import StatementCache
 from .permissions import Permissions
-from .query import RecordQuery, row_to_dict
+from .query import MATCHING, RecordQuery, row_to_dict
 from .rows import RowWriter
 from .saving import Draft, Preparer
 from .search import SearchIndex
@@ -69,6 +70,14 @@ class Page:
     matching: int | None = None     # with `count_up_to=N`: rows matching, counted no further than N + 1
 
 
+def _whole_number(name: str, value: Any) -> int:
+    """A record id as `RecordQuery._where` takes one ('7' finds 7; anything else is refused the same way)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed({name: ["must be a whole number"]}) from None
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -95,11 +104,14 @@ class Records:
         self.query = RecordQuery(config, tables, self.permissions, self.exprs, values,
                                  search=SearchIndex(engine, config))
         self.preparer.assign = assign
+        self._trails = StatementCache()       # history statements by (entity, user)
         self.checks: list[SaveCheck] = []
         self.listeners: list[Callable[[Change], None]] = []
         # Set inside `atomic()`: the shared connection and the changes to tell once it commits.
         self._atomic: ContextVar[tuple[Connection, list[Change]] | None] = ContextVar(
             f"records_atomic_{id(self)}", default=None)
+        # Set inside `reading()`: the connection reads share.
+        self._reading: ContextVar[Connection | None] = ContextVar(f"records_reading_{id(self)}", default=None)
 
     # -- writing -------------------------------------------------------------------------------
     def create(self, actor: Actor, entity: str, values: Mapping[str, Any], *, internal: bool = False,
@@ -203,7 +215,7 @@ class Records:
     def get(self, actor: Actor, entity: str, record_id: int, *, with_lines: bool = True) -> dict[str, Any]:
         """The record with its computed fields (and its lines rows the user may read); 404 if not readable."""
         self._entity(entity)
-        with self.engine.connect() as conn:
+        with self._read_connection() as conn:
             return self._get(conn, actor, entity, record_id, with_lines)
 
     def list(self, actor: Actor, entity: str, filter_expr: str | None = None,
@@ -228,7 +240,7 @@ class Records:
         # Built once per shape and reused (query.page, list_statement.py); limit and offset are binds.
         statements = self.query.page(actor, entity, filter_expr=filter_expr, where=where, search=search,
                                      sort=sort, params=params, titles=with_titles, paths=paths)
-        with self.engine.connect() as conn:
+        with self._read_connection() as conn:
             result = conn.execute(statements.rows, statements.page_params(limit + 1, max(0, int(offset))))
             keys, rows = result.keys(), result.all()
             matching = None
@@ -254,12 +266,18 @@ class Records:
         """The audit trail of a record the user may read, without the fields hidden from them."""
         self._entity(entity)
         hidden = self.permissions.hidden(actor, entity)
-        table = self.tables.entity(entity)
         # The read filter and the trail in one statement (a page showing the history has just
-        # read the record; a second read only to check it again would double the cost).
-        with self.engine.connect() as conn:
-            entries = self.audit.readable_history(conn, entity, record_id, table,
-                                                  self.permissions.row_filter(actor, entity, "read", table))
+        # read the record; a second read only to check it again would double the cost), built
+        # once per user and entity (the record id is its bind).
+        key = (entity, actor)
+        statement = self._trails.get(key)
+        if statement is None:
+            table = self.tables.entity(entity)
+            statement = self.audit.readable_history_statement(
+                entity, table, self.permissions.row_filter(actor, entity, "read", table))
+            self._trails.put(key, statement)
+        with self._read_connection() as conn:
+            entries = self.audit.read_trail(conn, statement, record_id)
         if entries is None:
             raise NotFound(entity, record_id)
         out = []
@@ -271,6 +289,31 @@ class Records:
                                   e.old if e.field else strip(e.old), e.new if e.field else strip(e.new),
                                   e.user_id, e.at, e.revision))
         return out
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One connection for every read inside the block (get, list, history, in this thread),
+        given to the caller too for reads of its own: a page that reads several parts takes a
+        connection from the pool once instead of once per part. Writes keep their own."""
+        shared = self._reading.get()
+        if shared is not None:
+            yield shared
+            return
+        with self.engine.connect() as conn:
+            token = self._reading.set(conn)
+            try:
+                yield conn
+            finally:
+                self._reading.reset(token)
+
+    @contextmanager
+    def _read_connection(self) -> Iterator[Connection]:
+        shared = self._reading.get()
+        if shared is not None:
+            yield shared
+            return
+        with self.engine.connect() as conn:
+            yield conn
 
     # -- transactions ------------------------------------------------------------------------------
     @contextmanager
@@ -370,8 +413,9 @@ class Records:
 
     def _get(self, conn: Connection, actor: Actor, entity: str, record_id: int, with_lines: bool) -> dict[str, Any]:
         ent = self.config.entities[entity]
-        query = self.query.select(actor, entity, where={"id": record_id})
-        row = conn.execute(query).mappings().first()
+        # The statement is built once per user and entity (query.matching); the id is its bind.
+        row = conn.execute(self.query.matching(actor, entity),
+                           {MATCHING: _whole_number("id", record_id)}).mappings().first()
         if row is None:
             raise NotFound(entity, record_id)
         record = row_to_dict(ent, row)
@@ -379,15 +423,14 @@ class Records:
             hidden = self.permissions.hidden(actor, entity)
             for f in ent.fields.values():
                 if f.type == "lines" and f.name not in hidden:
-                    record[f.name] = self._lines_of(conn, actor, ent, f, record_id)
+                    record[f.name] = self._lines_of(conn, actor, ent, f, record["id"])
         return record
 
     def _lines_of(self, conn: Connection, actor: Actor, ent: m.Entity, field: m.Field, record_id: int) -> list[dict]:
         from .lines import back_link
         child = self.config.entities[field.entity or ""]
-        query = self.query.select(actor, child.name, where={back_link(self.config, ent, field): record_id},
-                                  sort=["id"])
-        return [row_to_dict(child, r) for r in conn.execute(query).mappings()]
+        query = self.query.matching(actor, child.name, back_link(self.config, ent, field), sort=["id"])
+        return [row_to_dict(child, r) for r in conn.execute(query, {MATCHING: record_id}).mappings()]
 
     def _visible(self, conn: Connection, actor: Actor, entity: str, record_id: int) -> dict[str, Any]:
         """The saved record as the user may see it (just id and version if they may not read it)."""

@@ -163,3 +163,53 @@ def test_a_formula_through_a_link_is_shown_and_sorted_on_the_page(make_world, ba
         assert ids(page) == flat_ids(crm, actor, "deal", **kwargs)[:4]
         assert all(r["account_city"] in ("Budapest", "Pécs") and r["account__title"] for r in page.rows)
     assert set(ids(crm.records.list(crm.alice, "deal", limit=50))) == set(made["alice"])
+
+
+def plain_record(crm, actor, entity, record_id):
+    """The record through the plain statement (`select` with the id as a literal), or None."""
+    query = crm.records.query.select(actor, entity, where={"id": record_id})
+    with crm.engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return None if row is None else row_to_dict(crm.config.entities[entity], row)
+
+
+def test_a_record_is_read_as_the_plain_statement_reads_it_through_one_statement_per_user(crm):
+    """Records.get runs `query.matching` (the id a bind): the same record, lines and refusals as the
+    plain SELECT for every user, and one cached statement per user and entity, not per record."""
+    from engine.runtime.errors import NotFound
+    made = make_deals(crm)
+    every = made["alice"] + made["bob"]
+    for actor in (crm.admin, crm.alice, crm.bob, crm.carol, crm.mona, crm.vic):
+        for deal_id in every:
+            expected = plain_record(crm, actor, "deal", deal_id)
+            if expected is None:
+                try:
+                    crm.records.get(actor, "deal", deal_id)
+                except NotFound:
+                    continue
+                raise AssertionError(f"{actor.username} read deal {deal_id}")
+            got = crm.records.get(actor, "deal", deal_id)
+            lines = got.pop("items", [])
+            assert got == {k: v for k, v in expected.items() if k != "items"}, (actor.username, deal_id)
+            assert [line["id"] for line in lines] == flat_ids(crm, actor, "deal_line", where={"deal": deal_id},
+                                                              sort=["id"])
+    cache = crm.records.query.statements
+    size = len(cache)
+    for deal_id in made["alice"]:
+        crm.records.get(crm.alice, "deal", deal_id, with_lines=False)
+    assert len(cache) == size            # more records of the same user and entity: no new statement
+
+
+def test_a_record_statement_that_reads_the_clock_is_built_again(make_world, base_files):
+    files = dict(base_files)
+    files["entities/note.yaml"] = files["entities/note.yaml"] + \
+        "  due:  {type: date}\n  late: {type: formula, expr: \"due < today()\", result: bool}\n"
+    crm = make_world(files)
+    note = crm.records.create(crm.admin, "note", {"body": "call back", "due": "2025-04-15"})
+    cache = crm.records.query.statements
+    before = len(cache)
+    crm.clock.now = dt.datetime(2025, 4, 12, 12, 0, tzinfo=dt.timezone.utc)
+    assert crm.records.get(crm.admin, "note", note["id"])["late"] is False
+    crm.clock.now = dt.datetime(2025, 4, 20, 12, 0, tzinfo=dt.timezone.utc)
+    assert crm.records.get(crm.admin, "note", note["id"])["late"] is True
+    assert len(cache) == before          # never cached

@@ -281,3 +281,30 @@ def test_a_readable_linked_record_with_an_empty_title_keeps_its_link(db_url, mon
     html = world.signed_in("root").get(f"/records/account/{acme['id']}").text
     related = html[html.index('data-related="contact"'):]
     assert f'href="/records/site/{site["id"]}"' in related[:related.index("</section>")]
+
+
+def test_a_page_s_reads_share_one_pooled_connection(world, page_statements):
+    """Records.reading(): the record, its attachments, the related lists, the timeline, the history,
+    the messages and the workflow panel read through one connection taken from the pool once; the
+    user names (Users.names, another service) take their own."""
+    import threading
+
+    from sqlalchemy import event
+    acme = world.create("root", "account", name="ACME", owner=world.actor("anna").id)
+    world.create("root", "contact", name="Carl", account=acme["id"])
+    world.create("root", "order", name="First", account=acme["id"], owner=world.actor("anna").id)
+    world.create("root", "activity", subject="Call 0", account=acme["id"])
+    client = world.signed_in("root")
+    statements = page_statements(world)
+    assert client.get(f"/records/account/{acme['id']}").status_code == 200       # warm
+    checkouts: list[str] = []
+
+    def checkout(*_) -> None:
+        if threading.current_thread().name != "crm-config-watcher":
+            checkouts.append(threading.current_thread().name)
+    event.listen(world.engine, "checkout", checkout)
+    statements.clear()
+    assert client.get(f"/records/account/{acme['id']}").status_code == 200
+    event.remove(world.engine, "checkout", checkout)
+    assert len(statements) == 8, "\n".join(statements)
+    assert len(checkouts) == 2, checkouts

@@ -100,3 +100,35 @@ def test_compiled_date_formats_equal_babels():
             for width in ("short", "medium"):
                 assert time_format(locale, width)(moment) == dates.format_time(moment, width, locale=locale)
         assert datetime_glue(locale, "medium") == str(dates.get_datetime_format("medium", locale=locale))
+
+
+def test_remembered_datetimes_keep_moments_apart_that_compare_equal():
+    """Formatter.datetime remembers each moment's text: two datetimes of one zone that compare
+    equal but differ in `fold` (the repeated hour when clocks go back) are different moments."""
+    from zoneinfo import ZoneInfo
+    utc = Formatter("en", "EUR", "UTC")
+    budapest = ZoneInfo("Europe/Budapest")
+    first = dt.datetime(2025, 10, 26, 2, 30, tzinfo=budapest)           # 00:30 UTC
+    second = dt.datetime(2025, 10, 26, 2, 30, tzinfo=budapest, fold=1)  # 01:30 UTC
+    assert first == second
+    assert utc.datetime(first) == "Oct 26, 2025, 12:30\u202fAM"
+    assert utc.datetime(second) == "Oct 26, 2025, 1:30\u202fAM"
+    naive, aware = dt.datetime(2025, 1, 15, 7, 5), dt.datetime(2025, 1, 15, 7, 5, tzinfo=dt.timezone.utc)
+    for value in (first, second, naive, aware):
+        for fmt in (utc, HU, EN):
+            assert fmt.datetime(value) == fmt.datetime(value) == fmt._datetime(value)
+
+
+def test_escape_text_escapes_as_markupsafe_does():
+    from markupsafe import Markup, escape
+
+    from ui.display import Shown, _replace_entities, escape_text
+    samples = ["", "plain", "<script>alert(\"x\")</script>", "a & b", "it's", "&amp; already", "ü → ★",
+               "<img src=x onerror=alert(1)>", Markup("<b>kept</b>")]
+    for text in samples:
+        assert escape_text(text) == str(escape(text))
+        if type(text) is str:
+            assert _replace_entities(text) == str(escape(text))
+    shown = Shown('<a href="x">', "https://example.com/?q=<script>&x='1'")
+    assert shown.html() == Markup('<a href="{}">{}</a>').format(shown.url, shown.text)
+    assert Shown("1\n<2>", multiline=True).html() == Markup('<span class="multiline">{}</span>').format("1\n<2>")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -59,6 +60,10 @@ async def record_page(request: Request) -> Response:
     shown = display_for(request, svc, actor)
 
     def load() -> dict[str, Any]:
+        with svc.records.reading() as conn:     # every part's read on one pooled connection
+            return read(conn)
+
+    def read(conn: Connection) -> dict[str, Any]:
         record = svc.records.get(actor, entity.name, record_id)        # 404 unless readable
         # Attachments are read only when the form shows a file field (the read re-checks the record).
         files = svc.files.of_record(actor, entity.name, record_id) if _shows_files(entity) else {}
@@ -81,7 +86,7 @@ async def record_page(request: Request) -> Response:
             "timeline": timeline,
             "charts": [_chart(svc, shown, name) for name in entity.views.charts],
             "history": history_rows(svc, actor, shown, entity, record_id),
-            "messages": Inbox(svc.engine, svc.tables, svc.permissions).record_messages(actor, entity.name, record_id),
+            "messages": _inbox(svc).record_messages(actor, entity.name, record_id, conn),
             "can_edit": can_edit,
             "can_delete": svc.permissions.can(actor, "delete", entity.name, record_id, record=record),
             "list_url": urls.entity_list(entity.name),
@@ -129,6 +134,10 @@ async def timeline_more(request: Request) -> Response:
 def _shows_files(entity: m.Entity) -> bool:
     return any(entity.fields[n].type == "file" for section in entity.views.form for n in section.fields
                if n in entity.fields)
+
+
+def _inbox(svc: Services) -> Inbox:
+    return svc.inbox if svc.inbox is not None else Inbox(svc.engine, svc.tables, svc.permissions)
 
 
 def _chart(svc: Services, shown: Display, name: str) -> dict[str, str]:

@@ -55,7 +55,7 @@ def workflow_panel(svc: Services, actor: Actor, entity: m.Entity, record: Mappin
                          "targets": [(k, pipeline.stage(k).label.text(locale, fallback)) for k in targets]}
     approvals = workflow.approvals
     names: Mapping[int, str] | None = None
-    with svc.engine.connect() as conn:
+    with svc.records.reading() as conn:        # the page's connection when it shares one
         for approval in approvals.of_entity(entity.name):
             latest = approvals.latest(conn, approval.name, entity.name, record_id)
             if latest is None:

@@ -14,14 +14,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, Integer, Select, and_, bindparam, func, select, update
 
 from ..actor import Actor
 from ..errors import Forbidden, NotFound
+from ..list_statement import StatementCache
 from ..permissions import Permissions
 from ..tables import Tables
 
 NEEDS_AN_ADMIN = ("failed", "uncertain")     # outbox states only an admin's retry sends again
+MESSAGES_RECORD = "crm_messages_record"
+messages_record_param = bindparam(MESSAGES_RECORD, type_=Integer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ class Inbox:
         self.tables = tables
         self.permissions = permissions
         self.notes = tables("crm_notifications")
+        self._messages = StatementCache()     # record_messages statements by (entity, user)
 
     def unread_count(self, actor: Actor) -> int:
         if actor.id is None:
@@ -73,23 +77,23 @@ class Inbox:
             result = conn.execute(statement.values(read_at=now or dt.datetime.now(dt.timezone.utc)))
         return int(result.rowcount or 0)
 
-    def record_messages(self, actor: Actor, entity: str, record_id: int) -> list[dict[str, Any]]:
-        """Every message an alert sent about the record, newest first (for its timeline)."""
+    def record_messages(self, actor: Actor, entity: str, record_id: int,
+                        conn: Connection | None = None) -> list[dict[str, Any]]:
+        """Every message an alert sent about the record, newest first (for its timeline);
+        read through `conn` when given (a page's shared connection), else a connection of its own."""
         if entity not in self.permissions.config.entities:
             raise NotFound(entity, record_id)
-        o, users = self.tables("crm_outbox"), self.tables.users
-        records = self.tables.entity(entity)
         admin = self.permissions.is_admin(actor)
-        # One statement: the record (through the user's read filter) LEFT JOIN its messages.
-        # No row: not readable (404); one row without a message id: readable, nothing sent.
-        sent = o.join(users, users.c.id == o.c.recipient_id)
-        query = (select(o.c.id, o.c.alert, o.c.channel, o.c.status, o.c.subject, o.c.created_at, o.c.sent_at,
-                        o.c.attempts, o.c.last_error, users.c.username.label("recipient"))
-                 .select_from(records.outerjoin(sent, and_(o.c.entity == entity, o.c.record_id == records.c.id)))
-                 .where(records.c.id == record_id, self.permissions.row_filter(actor, entity, "read", records))
-                 .order_by(o.c.id.desc()))
-        with self.engine.connect() as conn:
-            found = conn.execute(query).mappings().all()
+        key = (entity, actor)
+        query = self._messages.get(key)
+        if query is None:
+            query = self._messages_statement(actor, entity)
+            self._messages.put(key, query)
+        if conn is not None:
+            found = conn.execute(query, {MESSAGES_RECORD: record_id}).mappings().all()
+        else:
+            with self.engine.connect() as own:
+                found = own.execute(query, {MESSAGES_RECORD: record_id}).mappings().all()
         if not found:
             raise NotFound(entity, record_id)
         rows = [dict(r) for r in found if r["id"] is not None]
@@ -97,6 +101,21 @@ class Inbox:
             for r in rows:
                 r["last_error"] = None
         return rows
+
+    def _messages_statement(self, actor: Actor, entity: str) -> Select:
+        """`record_messages`' statement, the record id a bind (MESSAGES_RECORD): built once per
+        user and entity (per Inbox, i.e. per configuration when the Inbox is the services' own)."""
+        o, users = self.tables("crm_outbox"), self.tables.users
+        records = self.tables.entity(entity)
+        # One statement: the record (through the user's read filter) LEFT JOIN its messages.
+        # No row: not readable (404); one row without a message id: readable, nothing sent.
+        sent = o.join(users, users.c.id == o.c.recipient_id)
+        return (select(o.c.id, o.c.alert, o.c.channel, o.c.status, o.c.subject, o.c.created_at, o.c.sent_at,
+                       o.c.attempts, o.c.last_error, users.c.username.label("recipient"))
+                .select_from(records.outerjoin(sent, and_(o.c.entity == entity, o.c.record_id == records.c.id)))
+                .where(records.c.id == messages_record_param,
+                       self.permissions.row_filter(actor, entity, "read", records))
+                .order_by(o.c.id.desc()))
 
     # -- admins: failed deliveries ---------------------------------------------------------------
     def failed(self, actor: Actor, limit: int = 200) -> list[dict[str, Any]]:
