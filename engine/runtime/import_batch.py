@@ -173,8 +173,8 @@ class ChunkPreparer:
             else:
                 for row, cells in good:
                     text = cells[index].strip()
-                    number = int(text) if text.isdigit() else 0
-                    if 0 < number < 2**31:
+                    number = whole_number(text) or 0
+                    if number > 0:
                         row.explicit_id = number
                     elif text:
                         row.problems.field("id", "must be a positive whole number")
@@ -267,7 +267,7 @@ class ChunkPreparer:
             for text, ids in matches.items():
                 by_text[text] = ids[0] if len(ids) == 1 else (
                     f"'{text}' matches {len(ids)} {f.entity} records; give the id instead")
-        numeric = {t: int(t) for t in texts - set(by_text) if t.isdigit() and int(t) < 2**31}
+        numeric = {t: n for t in texts - set(by_text) if (n := whole_number(t)) is not None}
         if numeric:
             columns = [target] if full else [target.c.id]
             query = select(*columns).where(among(conn, target.c.id, list(numeric.values())), readable)
@@ -288,10 +288,10 @@ class ChunkPreparer:
                 row.record[f.name] = resolved
             elif resolved is not None:
                 row.problems.field(f.name, resolved)
-            elif column.by == "id" and not text.isdigit():
+            elif column.by == "id" and whole_number(text) is None:
                 row.problems.field(f.name, "must be a record id")
             else:
-                row.problems.field(f.name, f"there is no {f.entity} '{text}'" if not text.isdigit()
+                row.problems.field(f.name, f"there is no {f.entity} '{text}'" if whole_number(text) is None
                                    else f"{f.entity} {text} does not exist")
 
     # -- defaults, ownership, required, link filters, rules -------------------------------------------
@@ -447,4 +447,14 @@ def _holds(program: Program, run: _Run, record: dict[str, Any]) -> bool:
 
 
 def _user_key(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
+    number = whole_number(text)
+    return text if number is None else number
+
+
+def whole_number(text: str) -> int | None:
+    """The cell as a record id: ASCII digits only (`'²'.isdigit()` is true, `int('²')` fails) and
+    within a 32-bit integer column (PostgreSQL refuses a larger number in the whole statement)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number < 2**31 else None

@@ -226,13 +226,16 @@ def among(conn: Connection, column: ColumnElement[Any], values: list[Any]) -> Co
     reads a JSON array with `json_each`, PostgreSQL an array with `= ANY`. An IN list of thousands
     of parameters costs more to build, render and bind than the lookup itself. Other values
     (dates, decimals: bound by their column type) keep `IN`."""
-    if not values or not all(type(v) is int or type(v) is str for v in values):
+    kinds = {type(v) for v in values}
+    if kinds != {int} and kinds != {str}:          # none, mixed, or bound by the column's type
         return column.in_(values)
     if conn.dialect.name == "sqlite":
         array = bindparam(None, orjson.dumps(values).decode(), type_=Text())
         return column.in_(select(literal_column("value")).select_from(func.json_each(array)))
     if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+        # Texts as TEXT[]: an array of the column's VARCHAR(n) would cut longer values to n.
+        element = Text() if kinds == {str} else column.type
+        return column == any_(bindparam(None, values, type_=ARRAY(element)))
     return column.in_(values)
 
 

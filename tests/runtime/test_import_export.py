@@ -595,3 +595,32 @@ def test_a_chunks_lookup_as_one_parameter_finds_what_an_in_list_finds(crm):
             assert sorted(found) == sorted(conn.execute(select(account.c.id).where(column.in_(values))).scalars().all())
         assert sorted(conn.execute(select(account.c.name).where(among(conn, account.c.name, wanted[0]))).scalars()) == \
             sorted(names)
+
+
+@pytest.mark.parametrize("column,cell", [("owner", "99999999999"), ("account", "²"), ("id", "²"), ("owner", "²"),
+                                         ("account", "99999999999")])
+def test_a_cell_that_only_looks_like_a_number_refuses_its_own_row(crm, tmp_path, column, cell):
+    # '²'.isdigit() is true but int('²') fails; a number past 32 bits fails a whole PostgreSQL statement.
+    records, _ = crm
+    account = add_accounts(records, "ACME")["ACME"]
+    rows = [["name", "account", "owner", "id"], ["ok", account, "", ""], ["bad", account, "", ""]]
+    rows[2][rows[0].index(column)] = cell
+    result = import_csv(records, SYSTEM, "deal", write_csv(tmp_path / "deals.csv", rows))
+    assert (result.imported, result.refused) == (1, 1)
+    assert [d["name"] for d in records.list(SYSTEM, "deal").rows] == ["ok"]
+
+
+def test_a_title_longer_than_its_column_finds_nothing(crm, tmp_path):
+    # A lookup array of the column's VARCHAR(n) would cut the text to n on PostgreSQL and match a
+    # shorter stored title; texts are looked up as TEXT[].
+    records, _ = crm
+    from engine.runtime.import_support import among
+    table = records.tables.entity("account")
+    add_accounts(records, "ACME")
+    longest = table.c.name.type.length or 200
+    stored = "x" * longest
+    add_accounts(records, stored)
+    import sqlalchemy as sa
+    with records.engine.connect() as conn:
+        found = conn.execute(sa.select(table.c.name).where(among(conn, table.c.name, [stored + "y", "ACME"])))
+        assert sorted(r[0] for r in found) == ["ACME"]
