@@ -43,6 +43,9 @@ CLOCK_PROBE = dt.timedelta(days=400, hours=13, minutes=7, seconds=11, microsecon
 MATCHING = "crm_matching"
 matching_param = bindparam(MATCHING, type_=Integer)
 """The value `RecordQuery.matching` statements compare their column with, given at execution."""
+WHERE = "crm_where_"
+"""Prefix of the binds a list's field equalities (`where=`) compare with: the values are given at
+execution (`RecordQuery.bound_page`), so a related list's statements serve every parent record."""
 
 
 def visible_fields(entity: m.Entity, hidden: frozenset[str]) -> list[m.Field]:
@@ -64,6 +67,7 @@ class RecordQuery:
         self.search = search or SearchIndex(None, config)   # without an engine: LIKE only
         self.statements = StatementCache()                   # list statements by shape (list_statement.py)
         self.searches = StatementCache(64)                   # searched lists' (their own: many, short-lived)
+        self.searches_seen = StatementCache(256)             # searches asked once (see bound_page)
 
     def select(self, actor: Actor, entity: str, *, filter_expr: str | None = None,
                where: Mapping[str, Any] | None = None, search: str | None = None,
@@ -92,25 +96,45 @@ class RecordQuery:
              sort: str | Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
              titles: bool = False, paths: Sequence[str] = ()) -> ListStatements:
         """A list's statements (same arguments and result as `select`), page first and cached
-        (see list_statement.py): limit and offset are given when it runs."""
+        (see list_statement.py): limit and offset are given when it runs, and so are the `where`
+        values when the statements are run anew (see `bound_page`)."""
+        return self.bound_page(actor, entity, filter_expr=filter_expr, where=where, search=search, sort=sort,
+                               params=params, titles=titles, paths=paths)[0]
+
+    def bound_page(self, actor: Actor, entity: str, *, filter_expr: str | None = None,
+                   where: Mapping[str, Any] | None = None, search: str | None = None,
+                   sort: str | Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
+                   titles: bool = False, paths: Sequence[str] = ()) -> tuple[ListStatements, dict[str, Any]]:
+        """`page`, and this call's `where` values as binds to run its statements with.
+
+        The statements are cached by the shape of `where` (which fields, compared how), not by its
+        values: the related list of deals is one statement for every account."""
         # A search's statement is a function of its form (the words, and the index's state: asked now).
         form = self._search_form(actor, entity, search)
         cache = self.statements if form is None else self.searches
+        terms = self._where_terms(actor, entity, where) if where else []
+        binds = {f"{WHERE}{i}": value for i, (_, how, value) in enumerate(terms) if how != "null"}
+        shape = tuple((name, how) for name, how, _ in terms) or None
         args = dict(filter_expr=filter_expr, where=where, search=form, sort=sort, params=params,
                     titles=titles, paths=paths)
-        key = cache_key(actor, entity, **args)  # type: ignore[arg-type]
+        key = cache_key(actor, entity, **{**args, "where": shape})  # type: ignore[arg-type]
         if key is not None:
             found = cache.get(key)
             if found is not None:
-                return found
+                return found, binds
         built = self._page(self.exprs, actor, entity, **args)  # type: ignore[arg-type]
+        if key is not None and form is not None and self.searches_seen.get(key) is None:
+            # Typing sends a new search on every keystroke: most are asked once, so a search is
+            # cached (and built a second time for the clock check) only when it is asked again.
+            self.searches_seen.put(key, True)
+            return built, binds
         if key is not None:
             # Cached only if building it at another moment gives the same statement (no clock in it).
             probe = RecordExpressions(self.config, self.tables, lambda: self.exprs.clock() + CLOCK_PROBE)
             again = self._page(probe, actor, entity, **args)  # type: ignore[arg-type]
             if same_statement(built.rows, again.rows) and same_statement(built.count, again.count):
                 cache.put(key, built)
-        return built
+        return built, binds
 
     def _search_form(self, actor: Actor, entity: str, search: str | None) -> SearchForm | None:
         if not (search and search.strip()):
@@ -218,7 +242,29 @@ class RecordQuery:
 
     def _where(self, ent: m.Entity, table, where: Mapping[str, Any], hidden: frozenset[str],
                problems: dict[str, list[str]]) -> list[ColumnElement[bool]]:
-        """Field equalities (a list means IN), values converted like input so '7' finds 7."""
+        """Field equalities (a list means IN), each value a bind named by its place (`WHERE`)."""
+        out = []
+        for i, (name, how, value) in enumerate(self._terms(ent, where, hidden, problems)):
+            column = table.c[name]
+            if how == "null":
+                out.append(column.is_(None))
+                continue
+            param = bindparam(f"{WHERE}{i}", value, type_=column.type, expanding=how == "in")
+            out.append(column.in_(param) if how == "in" else column == param)
+        return out
+
+    def _where_terms(self, actor: Actor, entity: str, where: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+        """`_terms` for a list call, refused (ValidationFailed) as `_pick` refuses them."""
+        problems: dict[str, list[str]] = {}
+        terms = self._terms(self.config.entities[entity], where, self.permissions.hidden(actor, entity), problems)
+        if problems:
+            raise ValidationFailed(problems)
+        return terms
+
+    def _terms(self, ent: m.Entity, where: Mapping[str, Any], hidden: frozenset[str],
+               problems: dict[str, list[str]]) -> list[tuple[str, str, Any]]:
+        """(field, how, value) per equality, values converted like input so '7' finds 7: how is
+        "in" (a list of values), "null" (IS NULL) or "eq"."""
         out = []
         for name, value in where.items():
             field = ent.fields.get(name)
@@ -229,13 +275,12 @@ class RecordQuery:
                 continue
             many = isinstance(value, (list, tuple, set, frozenset)) and (field is None or field.type != "multichoice")
             converted = [self._value(field, v, name, problems) for v in (value if many else [value])]
-            column = table.c[name]
             if many:
-                out.append(column.in_([v for v in converted if v is not None]))
+                out.append((name, "in", [v for v in converted if v is not None]))
             elif converted[0] is None:
-                out.append(column.is_(None))
+                out.append((name, "null", None))
             else:
-                out.append(column == converted[0])
+                out.append((name, "eq", converted[0]))
         return out
 
     def _value(self, field: m.Field | None, value: Any, name: str, problems: dict[str, list[str]]) -> Any:

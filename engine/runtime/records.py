@@ -238,14 +238,17 @@ class Records:
         self._entity(entity)
         limit = max(1, min(int(limit), MAX_PAGE))
         # Built once per shape and reused (query.page, list_statement.py); limit and offset are binds.
-        statements = self.query.page(actor, entity, filter_expr=filter_expr, where=where, search=search,
-                                     sort=sort, params=params, titles=with_titles, paths=paths)
+        statements, binds = self.query.bound_page(actor, entity, filter_expr=filter_expr, where=where,
+                                                  search=search, sort=sort, params=params, titles=with_titles,
+                                                  paths=paths)
         with self._read_connection() as conn:
-            result = conn.execute(statements.rows, statements.page_params(limit + 1, max(0, int(offset))))
+            result = conn.execute(statements.rows, {**statements.page_params(limit + 1, max(0, int(offset))),
+                                                    **binds})
             keys, rows = result.keys(), result.all()
             matching = None
             if count_up_to is not None and len(rows) > limit:     # else the page itself says how many
-                matching = int(conn.execute(statements.count, statements.count_params(count_up_to + 1)).scalar_one())
+                matching = int(conn.execute(statements.count,
+                                            {**statements.count_params(count_up_to + 1), **binds}).scalar_one())
         return Page(statements.shape(keys).dicts(rows[:limit]), len(rows) > limit, matching)
 
     def iterate(self, actor: Actor, entity: str, filter_expr: str | None = None,

@@ -213,3 +213,27 @@ def test_a_record_statement_that_reads_the_clock_is_built_again(make_world, base
     crm.clock.now = dt.datetime(2025, 4, 20, 12, 0, tzinfo=dt.timezone.utc)
     assert crm.records.get(crm.admin, "note", note["id"])["late"] is True
     assert len(cache) == before          # never cached
+
+
+def test_a_related_list_is_one_statement_for_every_parent(crm):
+    """`where` values are binds given at execution: the deals of each account come from the same
+    cached statements, and each account still gets exactly its own deals (and count)."""
+    made = make_deals(crm)
+    accounts = sorted({d["account"] for d in crm.records.list(crm.admin, "deal", limit=200).rows})
+    first, _ = crm.records.query.bound_page(crm.alice, "deal", where={"account": accounts[0]})
+    for account in accounts:
+        for actor in (crm.admin, crm.alice):
+            statements, binds = crm.records.query.bound_page(actor, "deal", where={"account": str(account)})
+            assert binds == {"crm_where_0": account}          # converted like input: '7' finds 7
+            page = crm.records.list(actor, "deal", where={"account": account}, limit=2, count_up_to=100)
+            rest = crm.records.list(actor, "deal", where={"account": account}, limit=50, offset=2)
+            assert ids(page) + ids(rest) == flat_ids(crm, actor, "deal", where={"account": account})
+            assert page.matching in (None, len(ids(page) + ids(rest)))
+        assert crm.records.query.bound_page(crm.alice, "deal", where={"account": account})[0] is first
+    assert sum(len(v) for v in made.values()) == 14
+    # IN lists and IS NULL keep their own shapes, each still exact
+    both = crm.records.list(crm.admin, "deal", where={"account": accounts[:2]}, limit=50)
+    assert ids(both) == flat_ids(crm, crm.admin, "deal", where={"account": accounts[:2]})
+    assert ids(crm.records.list(crm.admin, "deal", where={"account": []}, limit=50)) == []
+    no_date = crm.records.list(crm.admin, "deal", where={"close_date": None}, limit=50)
+    assert ids(no_date) == flat_ids(crm, crm.admin, "deal", where={"close_date": None}) and len(ids(no_date)) == 6

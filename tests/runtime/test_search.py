@@ -157,7 +157,9 @@ def test_a_search_statement_is_reused_and_sees_new_rows(make) -> None:
     config, engine, records = make()
     ensure_search_index(engine, config)
     records.create(SYSTEM, "note", {"subject": "Gamma one"})
-    first = records.query.page(SYSTEM, "note", search="gamma")
+    once = records.query.page(SYSTEM, "note", search="gamma")      # asked once: built, not kept
+    first = records.query.page(SYSTEM, "note", search="gamma")      # asked again: kept
+    assert first is not once
     assert records.query.page(SYSTEM, "note", search="gamma") is first
     assert records.query.page(SYSTEM, "note", search="gamma two") is not first
     records.create(SYSTEM, "note", {"subject": "Gamma two"})
