@@ -166,13 +166,19 @@ def test_html_in_every_field_is_escaped_on_the_page_and_the_timeline(world):
     assert "&lt;img src=x onerror=alert(1)&gt;" in timeline
 
 
-def test_the_page_asks_the_database_the_same_number_of_times_however_many_rows_it_shows(
-        world, page_statements):
-    """Related rows, the timeline and their links' titles and owners come in the lists' own SELECTs."""
+def account_with_one_of_each(world) -> dict:
+    """ACME (anna's) with a contact, an order and an activity: every part of its page has a row."""
     acme = world.create("root", "account", name="ACME", owner=world.actor("anna").id)
     world.create("root", "contact", name="Carl", account=acme["id"])
     world.create("root", "order", name="First", account=acme["id"], owner=world.actor("anna").id)
     world.create("root", "activity", subject="Call 0", account=acme["id"])
+    return acme
+
+
+def test_the_page_asks_the_database_the_same_number_of_times_however_many_rows_it_shows(
+        world, page_statements):
+    """Related rows, the timeline and their links' titles and owners come in the lists' own SELECTs."""
+    acme = account_with_one_of_each(world)
     client = world.signed_in("root")
     statements = page_statements(world)
 
@@ -290,10 +296,7 @@ def test_a_page_s_reads_share_one_pooled_connection(world, page_statements):
     import threading
 
     from sqlalchemy import event
-    acme = world.create("root", "account", name="ACME", owner=world.actor("anna").id)
-    world.create("root", "contact", name="Carl", account=acme["id"])
-    world.create("root", "order", name="First", account=acme["id"], owner=world.actor("anna").id)
-    world.create("root", "activity", subject="Call 0", account=acme["id"])
+    acme = account_with_one_of_each(world)
     client = world.signed_in("root")
     statements = page_statements(world)
     assert client.get(f"/records/account/{acme['id']}").status_code == 200       # warm
