@@ -166,6 +166,18 @@ def test_html_in_every_field_is_escaped_on_the_page_and_the_timeline(world):
     assert "&lt;img src=x onerror=alert(1)&gt;" in timeline
 
 
+def world_with_edits(monkeypatch, request, edits: dict[str, tuple[str, str]]):
+    """The `world` fixture over record_helpers.FILES with each (old, new) text replaced in its file;
+    an edit that finds nothing fails, so a drifted fixture cannot silently test the plain world."""
+    import record_helpers
+    files = dict(record_helpers.FILES)
+    for path, (old, new) in edits.items():
+        assert old in files[path], (path, old)
+        files[path] = files[path].replace(old, new)
+    monkeypatch.setattr(record_helpers, "FILES", files)
+    return request.getfixturevalue("world")
+
+
 def account_with_one_of_each(world) -> dict:
     """ACME (anna's) with a contact, an order and an activity: every part of its page has a row."""
     acme = world.create("root", "account", name="ACME", owner=world.actor("anna").id)
@@ -211,14 +223,10 @@ def test_an_entity_both_listed_and_on_the_timeline_is_read_once_while_it_fits_a_
         db_url, monkeypatch, request, page_statements):
     """`detail.related` lists activities too: with no more than a page of them the related list's read
     (the user's row filter and all) gives the timeline its rows; with more, each reads its own."""
-    import record_helpers
-    files = dict(record_helpers.FILES)
-    files["entities/account.yaml"] = files["entities/account.yaml"].replace(
-        "related: [contact, order]", "related: [contact, order, activity]")
-    files["entities/activity.yaml"] = files["entities/activity.yaml"].replace(
-        "list: {columns: [subject, kind]}", "list: {columns: [subject, kind], sort: subject}")
-    monkeypatch.setattr(record_helpers, "FILES", files)
-    world = request.getfixturevalue("world")
+    world = world_with_edits(monkeypatch, request, {
+        "entities/account.yaml": ("related: [contact, order]", "related: [contact, order, activity]"),
+        "entities/activity.yaml": ("list: {columns: [subject, kind]}",
+                                   "list: {columns: [subject, kind], sort: subject}")})
     acme = world.create("anna", "account", name="ACME")
     world.create("ben", "account", name="Theirs")
     client = world.signed_in("anna")
@@ -273,14 +281,11 @@ def test_a_rep_s_page_decides_edit_and_delete_from_the_owner_in_hand(world, page
 def test_a_readable_linked_record_with_an_empty_title_keeps_its_link(db_url, monkeypatch, request):
     """A joined title is NULL both for a record the user may not read and for an empty optional
     title: the related row still links to a readable one (as `#id`)."""
-    import record_helpers
-    files = dict(record_helpers.FILES)
-    files["entities/site.yaml"] = files["entities/site.yaml"].replace(
-        "name:    {type: string, required: true, search: true}", "name:    {type: string, search: true}")
-    files["entities/contact.yaml"] = files["entities/contact.yaml"].replace(
-        "list: {columns: [name, account, email]}", "list: {columns: [name, account, site, email]}")
-    monkeypatch.setattr(record_helpers, "FILES", files)
-    world = request.getfixturevalue("world")
+    world = world_with_edits(monkeypatch, request, {
+        "entities/site.yaml": ("name:    {type: string, required: true, search: true}",
+                               "name:    {type: string, search: true}"),
+        "entities/contact.yaml": ("list: {columns: [name, account, email]}",
+                                  "list: {columns: [name, account, site, email]}")})
     acme = world.create("root", "account", name="ACME")
     site = world.create("root", "site", account=acme["id"])
     world.create("root", "contact", name="Carl", account=acme["id"], site=site["id"])
