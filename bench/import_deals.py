@@ -7,9 +7,11 @@ configuration from bench/config (deal: 3 validation rules, one over a
 formula, a literal and an expression default, an autonumber, owner/team,
 a link resolved by id, one audit row per record).
 
-Steps per database: fresh tables, `crm import user users.csv` (ids kept, so
-`owner_id` finds them), accounts (ids kept, so `account_id` finds them),
-then the timed deals import. Prints wall-clock rows/s, the load average (other
+Steps per database: fresh tables and search indexes (as `crm migrate` leaves
+them), `crm import user users.csv` (ids kept, so `owner_id` finds them),
+accounts (ids kept, so `account_id` finds them), then the timed deals import
+(a large one into an empty table: on SQLite in bulk mode, unless
+--keep-indexes). Prints wall-clock rows/s, the load average (other
 processes on the machine slow it down), rows per CPU-second of this process
 and its workers (the cost per row: steadier on a busy machine), and the rate
 the busiest process allows when each process has a CPU of its own (the
@@ -18,6 +20,7 @@ importing process reads and writes, a worker checks and encodes).
     .venv/bin/python bench/import_deals.py                 # scale 0.1, both databases
     .venv/bin/python bench/import_deals.py --scale 1 --db sqlite
     .venv/bin/python bench/import_deals.py --workers 0      # everything in one process
+    .venv/bin/python bench/import_deals.py --keep-indexes   # indexes kept up to date row by row
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from engine.runtime.db import make_engine  # noqa: E402
 from engine.runtime.import_users import import_users  # noqa: E402
 from engine.runtime.importer import import_csv  # noqa: E402
 from engine.runtime.records import Records  # noqa: E402
+from engine.runtime.search import ensure_search_index  # noqa: E402
 from engine.runtime.tables import build_tables  # noqa: E402
 
 GENERATOR = Path(os.environ.get("CRM_BENCH_GENERATOR", "/work/shared/bench/gen_data.py"))
@@ -75,18 +79,21 @@ def database(kind: str, scale: float, folder: Path) -> str:
     return f"{PG_URL}{sep}options=-csearch_path%3D{PG_SCHEMA}"
 
 
-def run(kind: str, scale: float, folder: Path, chunk: int, workers: int | None) -> dict[str, float]:
+def run(kind: str, scale: float, folder: Path, chunk: int, workers: int | None,
+        keep_indexes: bool = False) -> dict[str, float]:
     config = load_config(ROOT / "bench" / "config")
     engine = make_engine(database(kind, scale, folder))
     tables = build_tables(config)
     tables.metadata.create_all(engine)
+    ensure_search_index(engine, config)      # as `crm migrate` leaves a database: FTS5 / pg_trgm indexes
     records = Records(config, engine, tables)
     import_users(records, folder / "users.csv", default_roles=["rep"])
     accounts = import_csv(records, SYSTEM, "account", folder / "accounts.csv", chunk_size=chunk)
     print(f"  [{kind}] {accounts.summary()}", flush=True)
     own_cpu, workers_cpu = cpu_seconds()
     deals = import_csv(records, SYSTEM, "deal", folder / "deals.csv", chunk_size=chunk, workers=workers,
-                       report=folder / f"deals_refused_{kind}.csv", progress=sys.stderr)
+                       report=folder / f"deals_refused_{kind}.csv", progress=sys.stderr,
+                       **({"bulk": False} if keep_indexes else {}))
     own_now, workers_now = cpu_seconds()
     own_cpu, workers_cpu = own_now - own_cpu, workers_now - workers_cpu
     cpu = own_cpu + workers_cpu
@@ -107,11 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--chunk-size", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=None, help="checking processes (default: the importer's choice)")
+    parser.add_argument("--keep-indexes", action="store_true", help="no bulk mode (indexes kept up to date per row)")
     args = parser.parse_args(argv)
     folder = Path(args.data or f"/tmp/benchdata/s{args.scale:g}")
     ensure_data(args.scale, folder)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results = {kind: run(kind, args.scale, folder, args.chunk_size, args.workers) for kind in kinds}
+    results = {kind: run(kind, args.scale, folder, args.chunk_size, args.workers, args.keep_indexes) for kind in kinds}
     load = os.getloadavg()[0]
     print(f"\nimport of deals.csv at scale {args.scale:g} (goal: 20,000 rows/s on SQLite); "
           f"load average {load:.1f} on {os.cpu_count()} CPUs")

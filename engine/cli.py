@@ -79,6 +79,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             time.sleep(pause)
 
     try:
+        from .runtime.import_bulk import repair_interrupted
+        for line in repair_interrupted(engine):
+            print(f"  {line}")
         applied = migrate(engine, config, purge=args.purge, confirm=args.confirm, after_step=progress)
         # Search indexes (FTS5 / pg_trgm) follow the tables: created, or repaired after a table copy.
         from .runtime.search import ensure_search_index
@@ -198,6 +201,12 @@ def add_import_export_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="processes checking chunks beside the writing one (default: 1 for a large file "
                         "when a CPU is free, else 0)")
+    indexes = p.add_mutually_exclusive_group()
+    indexes.add_argument("--keep-indexes", action="store_true",
+                         help="keep the secondary and search indexes up to date row by row, even for a "
+                              "large import (by default a large SQLite import builds them once at the end)")
+    indexes.add_argument("--drop-indexes", action="store_true",
+                         help="build the secondary and search indexes once at the end whatever the size (SQLite)")
     p.add_argument("--role", action="append", default=[], help="user import: roles of rows without any")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)

@@ -70,6 +70,11 @@ def serve(options: ServeOptions) -> int:
         folder = _folder_config(options.config_dir)
         engine = make_engine(url)
         config = served_config(engine, options.config_dir, folder)
+        # A bulk import killed midway left its indexes dropped: lists would be slow and search
+        # would miss its rows until the next import or migration, so finish it here too.
+        from engine.runtime.import_bulk import repair_interrupted
+        for line in repair_interrupted(engine):
+            logging.getLogger("crm.serve").warning(line)
     except (SecretKeyError, ServeRefused) as exc:
         print(exc, file=sys.stderr)
         return 1

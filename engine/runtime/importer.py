@@ -11,22 +11,29 @@ audit rows. Refused rows go to the report (row, field, reason) and never stop
 the good ones. `dry_run` checks everything and writes nothing (uniqueness is
 then checked within each chunk and against the database only).
 
+A large import on SQLite runs in bulk mode (`import_bulk`): the entity's
+secondary indexes and search index are built once when it ends, not row by row.
+
 Row numbers are the file's line numbers as a spreadsheet shows them: the
 header is row 1.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import dataclass
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..metadata import model as m
 from .actor import Actor
 from .csvio import CsvStream, Progress, RefusalReport, open_csv_stream
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .import_batch import ChunkPreparer
+from .import_bulk import BulkLoad, estimated_rows, repair_interrupted, worth_it
 from .import_columns import ColumnsRefused, map_columns
 from .import_parallel import Checked, Chunk, can_run_in_workers, parallel_chunks
 from .import_support import spared_from_gc
@@ -46,6 +53,7 @@ class ImportResult:
     seconds: float
     dry_run: bool
     ignored: tuple[str, ...] = ()   # columns not imported (system and computed fields)
+    bulk: bool = False              # indexes built once at the end (`import_bulk`)
 
     @property
     def rows_per_second(self) -> float:
@@ -54,19 +62,24 @@ class ImportResult:
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
         ignored = f"; ignored columns: {', '.join(self.ignored)}" if self.ignored else ""
+        bulk = "; indexes built after the rows" if self.bulk else ""
         return (f"{self.entity}: {verb} {self.imported:,} of {self.rows:,} rows, {self.refused:,} refused "
-                f"({self.seconds:.1f} s, {self.rows_per_second:,.0f} rows/s){ignored}")
+                f"({self.seconds:.1f} s, {self.rows_per_second:,.0f} rows/s){ignored}{bulk}")
 
 
 def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathLike[str], *,
                dry_run: bool = False, report: str | os.PathLike[str] | None = None,
                chunk_size: int = CHUNK_SIZE, progress: IO[str] | None = None,
-               workers: int | None = None) -> ImportResult:
+               workers: int | None = None, bulk: bool | None = None,
+               after_batch: Callable[[int], None] | None = None) -> ImportResult:
     """Imports `path` into `entity` as `actor`; refused rows are written to `report` when given.
 
     `workers` processes check and encode chunks while this one reads and writes
     (None: one worker for a file of PARALLEL_BYTES or more on a machine with
-    several CPUs, else none). Raises NotFound for an unknown entity, Forbidden
+    several CPUs, else none). `bulk`: build the entity's secondary and search
+    indexes once at the end (SQLite; None: when `import_bulk.worth_it`, False:
+    never, `--keep-indexes`). `after_batch(rows read)` is called after each
+    batch is written. Raises NotFound for an unknown entity, Forbidden
     when the user may not create its records, ValidationFailed when the header
     cannot be mapped (nothing imported).
     """
@@ -79,6 +92,9 @@ def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathL
     refusals = RefusalReport(report)
     rows = imported = 0
     ignored: tuple[str, ...] = ()
+    load: BulkLoad | None = None
+    if not dry_run:
+        repair_interrupted(records.engine)
     try:
         with open_csv_stream(path) as source, spared_from_gc():
             header = next(source.rows, None)
@@ -90,19 +106,45 @@ def import_csv(records: Records, actor: Actor, entity: str, path: str | os.PathL
             except ColumnsRefused as exc:
                 raise ValidationFailed({"columns": exc.problems}) from None
             ignored = plan.ignored
+            chunks = _chunks(source, chunk_size)
+            first = next(chunks, [])        # read first: how many rows the file holds, roughly
+            chunks = itertools.chain([first], chunks) if first else chunks
+            estimate = estimated_rows(len(first), source.fraction())
+            if not dry_run and _bulk_wanted(records, plan.entity, bulk, estimate):
+                load = BulkLoad.begin(records.engine, plan.entity)
             count = workers if workers is not None else auto_workers(records, source.size)
-            checked = (parallel_chunks(records, actor, entity, header, _chunks(source, chunk_size), count)
-                       if count > 0 else _checked_here(records, actor, plan, _chunks(source, chunk_size)))
+            checked = (parallel_chunks(records, actor, entity, header, chunks, count)
+                       if count > 0 else _checked_here(records, actor, plan, chunks))
             writer = BatchWriter(records, actor, plan.entity)
             for size, refused, batch in checked:
                 rows += size
                 refusals.add_all(refused)
                 imported += len(batch.items) if dry_run else _write(records, writer, batch, refusals)
                 bar.update(rows, refusals.rows, source.fraction())
+                if after_batch is not None:
+                    after_batch(rows)
     finally:
         refusals.close()
+        if load is not None:
+            if progress is not None:
+                progress.write("\r  building the indexes ...")
+                progress.flush()
+            load.finish()
     bar.update(rows, refusals.rows, 1.0, final=True)
-    return ImportResult(entity, rows, imported, refusals.rows, time.perf_counter() - started, dry_run, ignored)
+    return ImportResult(entity, rows, imported, refusals.rows, time.perf_counter() - started, dry_run, ignored,
+                        load is not None)
+
+
+def _bulk_wanted(records: Records, entity: m.Entity, bulk: bool | None, estimated: int) -> bool:
+    """Bulk mode (SQLite only: PostgreSQL imports keep their indexes; and only where a killed
+    import's process can be told gone) when asked, or when worth it."""
+    if bulk is False or records.engine.dialect.name != "sqlite" or os.name != "posix":
+        return False
+    if bulk:
+        return True
+    with records.engine.connect() as conn:
+        table = records.tables.entity(entity.name)
+        return worth_it(estimated, conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 def auto_workers(records: Records, size: int) -> int:

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..metadata import model as m
 from . import steps as st
 from .errors import DomainError
+from .import_bulk import repair_interrupted
 from .livedb import fingerprint, take_snapshot
 from .plan import Plan, plan_migration
 
@@ -113,6 +114,7 @@ def apply_plan(engine: Engine, plan: Plan, *, confirm: bool = False,
 def migrate(engine: Engine, config: m.Config, previous: m.Config | None = None, *, purge: bool = False,
             confirm: bool = False, after_step: StepHook | None = None) -> list[Applied]:
     """Plans and applies until the database matches `config` (a repair needs a second round)."""
+    repair_interrupted(engine)       # a killed bulk import's indexes first: the plan must not see them missing
     done: list[Applied] = []
     for _ in range(3):
         plan = plan_migration(engine, config, previous, purge=purge)

@@ -75,24 +75,48 @@ def fts_name(entity: m.Entity) -> str:
     return FTS_PREFIX + entity.name
 
 
-def _fts_ddl(entity: m.Entity, fields: list[str]) -> dict[str, str]:
-    """The FTS table and its three triggers, as SQLite stores their text."""
+def _fts_ddl(entity: m.Entity, fields: list[str], up_to: int | None = None) -> dict[str, str]:
+    """The FTS table and its three triggers, as SQLite stores their text.
+
+    `up_to`: the triggers of a bulk import (import_bulk.py), which keep only rows with ids up
+    to it in step; the rows above are indexed in one statement when the import ends (`fts_fill_sql`).
+    """
     fts, table = _q(fts_name(entity)), _q(entity.table)
     cols = ", ".join(_q(f) for f in fields)
     new = ", ".join(f"new.{_q(f)}" for f in fields)
     old = ", ".join(f"old.{_q(f)}" for f in fields)
     name = fts_name(entity)
+    new_when = "" if up_to is None else f"WHEN new.id <= {int(up_to)} "
+    old_when = "" if up_to is None else f"WHEN old.id <= {int(up_to)} "
     return {
         name: f"CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content='{entity.table}', "
               f"content_rowid='id', tokenize='trigram')",
-        name + "_ai": f"CREATE TRIGGER {_q(name + '_ai')} AFTER INSERT ON {table} BEGIN "
+        name + "_ai": f"CREATE TRIGGER {_q(name + '_ai')} AFTER INSERT ON {table} {new_when}BEGIN "
                       f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END",
-        name + "_ad": f"CREATE TRIGGER {_q(name + '_ad')} AFTER DELETE ON {table} BEGIN "
+        name + "_ad": f"CREATE TRIGGER {_q(name + '_ad')} AFTER DELETE ON {table} {old_when}BEGIN "
                       f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); END",
-        name + "_au": f"CREATE TRIGGER {_q(name + '_au')} AFTER UPDATE ON {table} BEGIN "
+        name + "_au": f"CREATE TRIGGER {_q(name + '_au')} AFTER UPDATE ON {table} {old_when}BEGIN "
                       f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); "
                       f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END",
     }
+
+
+def fts_triggers(entity: m.Entity, up_to: int | None = None) -> dict[str, str]:
+    """The entity's FTS triggers (name -> SQL), those of a bulk import with `up_to`; {} when it has no index."""
+    fields = search_fields(entity)
+    if not fields:
+        return {}
+    ddl = _fts_ddl(entity, fields, up_to)
+    del ddl[fts_name(entity)]
+    return ddl
+
+
+def fts_fill_sql(entity: m.Entity, above: int) -> str:
+    """Indexes the rows with ids above `above` in one statement (what the insert trigger would have done)."""
+    fields = search_fields(entity)
+    cols = ", ".join(_q(f) for f in fields)
+    return (f"INSERT INTO {_q(fts_name(entity))}(rowid, {cols}) SELECT id, {cols} FROM {_q(entity.table)} "
+            f"WHERE id > {int(above)}")
 
 
 def _signature(ddl: dict[str, str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -42,12 +43,29 @@ def cmd_import(args: argparse.Namespace) -> int:
         actor = _actor(config, engine, tables, args.as_user)
         result = import_csv(records, actor, args.entity, args.file, dry_run=args.dry_run,
                             report=args.report, chunk_size=args.chunk_size, progress=progress,
-                            workers=args.workers)
+                            workers=args.workers, bulk=_bulk_choice(args), after_batch=_batch_pause())
     print(result.summary())
     if result.refused:
         where = f"; see {args.report}" if args.report else "; write them out with --report FILE"
         print(f"{result.refused:,} rows refused{where}", file=sys.stderr)
     return 0 if not result.refused else 3
+
+
+def _bulk_choice(args: argparse.Namespace) -> bool | None:
+    """--keep-indexes: never bulk mode; --drop-indexes: always; neither: the importer decides by size."""
+    return False if args.keep_indexes else True if args.drop_indexes else None
+
+
+def _batch_pause():
+    """Test hook: a pause after each written batch, so a test can kill the process mid-import."""
+    pause = float(os.environ.get("CRM_IMPORT_BATCH_PAUSE", "0") or 0)
+    if not pause:
+        return None
+
+    def after_batch(rows: int) -> None:
+        print(f"  written: {rows} rows", flush=True)
+        time.sleep(pause)
+    return after_batch
 
 
 @_run
