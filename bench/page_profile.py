@@ -10,6 +10,10 @@ statements per request and the top functions.
     .venv/bin/python bench/page_profile.py --db /tmp/benchapp/s1.sqlite3 --runs 50 \
         '/records/deal?stage=negotiation&owner=7&sort=-amount'
     .venv/bin/python bench/page_profile.py --no-profile --runs 200 /records/deal?q=acme   # timing only
+
+Instructions per request (steady, repeatable): run it under
+`PYTHONHASHSEED=0 valgrind --tool=cachegrind --cache-sim=no` with `--no-profile --keep-signed-in`
+and `--runs 10`, then `--runs 40`, and take (Ir(40) - Ir(10)) / 30.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from sqlalchemy import event  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from engine.metadata.loader import load_config  # noqa: E402
+from engine.runtime import users  # noqa: E402
 from engine.runtime.db import make_engine  # noqa: E402
 from ui.app import create_app  # noqa: E402
 
@@ -84,7 +89,13 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--user", default="bench")
     parser.add_argument("--password", default="benchpass")
+    parser.add_argument("--dump", help="write the profile's stats to this file")
+    parser.add_argument("--keep-signed-in", action="store_true",
+                        help="remember the signed-in user for the whole run (users.SIGNED_IN_TTL), so that a slow "
+                             "run (valgrind) does not add a re-read of the user every second: steady counts")
     args = parser.parse_args()
+    if args.keep_signed_in:
+        users.SIGNED_IN_TTL = 3600.0
     engine = make_engine(f"sqlite:///{args.db}")
     app = create_app(load_config(CONFIG), engine, secret_key=SECRET)
     cookie = sign_in(app, args.user, args.password)
@@ -115,6 +126,8 @@ def main() -> None:
               f"{statistics.median(batches):.2f}{' (profiled)' if profiler else ''}, "
               f"{statements[0] / args.runs:.1f} SQL statements/request, {len(body):,} bytes")
         if profiler:
+            if args.dump:
+                profiler.dump_stats(args.dump)
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     engine.dispose()
 

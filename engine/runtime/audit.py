@@ -17,6 +17,8 @@ from typing import Any, Mapping
 from sqlalchemy import Connection, Integer, Select, Table, and_, bindparam, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from .direct_reads import all_mappings
+
 TRAIL_RECORD = "crm_trail_record"
 trail_record_param = bindparam(TRAIL_RECORD, type_=Integer)
 
@@ -111,7 +113,7 @@ class AuditLog:
     @staticmethod
     def read_trail(conn: Connection, statement: Select, record_id: int) -> list[AuditEntry] | None:
         """Runs a `readable_history_statement`: the trail, or None when the record is not readable."""
-        rows = conn.execute(statement, {TRAIL_RECORD: record_id}).mappings().all()
+        rows = all_mappings(conn, statement, {TRAIL_RECORD: record_id})
         if not rows:
             return None
         return [_entry(r) for r in rows if r["id"] is not None]

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from ..metadata import model as m
 from .actor import Actor
 from .audit import AuditEntry, AuditLog
+from .direct_reads import all_mappings, first_mapping, run_read
 from .errors import Conflict, Forbidden, NotFound, Problems, StaleVersion, ValidationFailed
 from .exprs import RecordExpressions
 from .lines import Lines
@@ -242,9 +243,9 @@ class Records:
                                                   search=search, sort=sort, params=params, titles=with_titles,
                                                   paths=paths)
         with self._read_connection() as conn:
-            result = conn.execute(statements.rows, {**statements.page_params(limit + 1, max(0, int(offset))),
-                                                    **binds})
-            keys, rows = result.keys(), result.all()
+            # Kept statements run straight on SQLite's cursor (direct_reads.py).
+            keys, rows = run_read(conn, statements.rows, {**statements.page_params(limit + 1, max(0, int(offset))),
+                                                          **binds})
             matching = None
             if count_up_to is not None and len(rows) > limit:     # else the page itself says how many
                 matching = int(conn.execute(statements.count,
@@ -417,8 +418,7 @@ class Records:
     def _get(self, conn: Connection, actor: Actor, entity: str, record_id: int, with_lines: bool) -> dict[str, Any]:
         ent = self.config.entities[entity]
         # The statement is built once per user and entity (query.matching); the id is its bind.
-        row = conn.execute(self.query.matching(actor, entity),
-                           {MATCHING: _whole_number("id", record_id)}).mappings().first()
+        row = first_mapping(conn, self.query.matching(actor, entity), {MATCHING: _whole_number("id", record_id)})
         if row is None:
             raise NotFound(entity, record_id)
         record = row_to_dict(ent, row)
@@ -433,7 +433,7 @@ class Records:
         from .lines import back_link
         child = self.config.entities[field.entity or ""]
         query = self.query.matching(actor, child.name, back_link(self.config, ent, field), sort=["id"])
-        return [row_to_dict(child, r) for r in conn.execute(query, {MATCHING: record_id}).mappings()]
+        return [row_to_dict(child, r) for r in all_mappings(conn, query, {MATCHING: record_id})]
 
     def _visible(self, conn: Connection, actor: Actor, entity: str, record_id: int) -> dict[str, Any]:
         """The saved record as the user may see it (just id and version if they may not read it)."""

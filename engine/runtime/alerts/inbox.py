@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from sqlalchemy import Connection, Engine, Integer, Select, and_, bindparam, func, select, update
 
 from ..actor import Actor
+from ..direct_reads import all_mappings
 from ..errors import Forbidden, NotFound
 from ..list_statement import StatementCache
 from ..permissions import Permissions
@@ -90,7 +91,7 @@ class Inbox:
             query = self._messages_statement(actor, entity)
             self._messages.put(key, query)
         if conn is not None:
-            found = conn.execute(query, {MESSAGES_RECORD: record_id}).mappings().all()
+            found = all_mappings(conn, query, {MESSAGES_RECORD: record_id})
         else:
             with self.engine.connect() as own:
                 found = own.execute(query, {MESSAGES_RECORD: record_id}).mappings().all()
