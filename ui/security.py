@@ -31,13 +31,20 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
+# Pages hold customer data: keep them out of shared and back-button caches.
+PAGE_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+# As ASGI sends them (lower-case latin-1 names), encoded once rather than on every response.
+_RAW = {static: [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                 for name, value in (SECURITY_HEADERS if static else PAGE_HEADERS).items()]
+        for static in (True, False)}
+
+
 def add_security_headers(headers: MutableHeaders, *, static: bool = False) -> None:
-    """Sets the headers unless a response chose its own value."""
-    for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
-    if not static:
-        # Pages hold customer data: keep them out of shared and back-button caches.
-        headers.setdefault("Cache-Control", "no-store")
+    """Sets the headers unless a response chose its own value (`MutableHeaders.setdefault` of each)."""
+    present = {name for name, _ in headers.raw}
+    for name, value in _RAW[static]:
+        if name not in present:
+            headers.raw.append((name, value))
 
 
 class SecurityHeadersMiddleware:

@@ -128,6 +128,31 @@ def _navigation(svc: Services, actor: Actor, locale: str, root_path: str) -> Nav
                       lambda: build_navigation(svc.config, svc.permissions, actor, locale, root_path))
 
 
+@pass_context
+def _navigation_html(context: Context) -> Markup:
+    """`_nav.html` as the page would include it, rendered once per configuration for each
+    navigation (user, language, root path), site address, admin flag and set of links marked
+    current: it was a tenth of a record page's rendering, and only which links are current
+    changes from page to page. `_nav_current` must follow what `_nav.html` compares
+    `current_path` with."""
+    request, nav, is_admin = context["request"], context["nav"], context["is_admin"]
+    router = request.scope.get("router") or request.scope.get("app")
+    key = ("navigation html", context["actor"], context["locale"], context["root_path"], id(router),
+           str(request.base_url), bool(is_admin), _nav_current(context, nav, is_admin))
+    return services(request).derive(   # type: ignore[no-any-return]
+        key, lambda: Markup(context.environment.get_template("_nav.html").render(context.get_all())))
+
+
+def _nav_current(context: Context, nav: Navigation, is_admin: bool) -> tuple[Any, ...]:
+    """Which of `_nav.html`'s links `current_path` marks current (aria-current)."""
+    path = context["current_path"]
+    fixed = tuple(path == _url_for(context, name).path for name in ("home", "approvals", "notifications"))
+    config = bool(is_admin) and path.startswith(_url_for(context, "admin_config").path)
+    items = tuple(i for i, item in enumerate((*nav.dashboards, *nav.forecasts, *nav.entities))
+                  if item.is_current(path))
+    return fixed + (config, items)
+
+
 def build_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     env = Environment(
         loader=FileSystemLoader(directory),
@@ -147,7 +172,7 @@ def build_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     env.globals.update(_=_translated, gettext=_translated)
     env.filters.update(label=_label, number=_number, money=_money, percent=_percent,
                        date=_date, datetime=_datetime)
-    env.globals.update(csrf_field=_csrf_field, static=_static, url_for=_url_for)
+    env.globals.update(csrf_field=_csrf_field, static=_static, url_for=_url_for, navigation_html=_navigation_html)
     return Jinja2Templates(env=env, context_processors=[page_context])
 
 

@@ -64,3 +64,28 @@ def test_build_navigation_directly(site):
     assert [(i.name, i.label, i.url) for i in nav.entities] == [
         ("account", "Ügyfelek", "/crm/records/account"), ("deal", "Üzletek", "/crm/records/deal")]
     assert [i.name for i in nav.dashboards] == ["rep_board"]
+
+
+def nav_current(html: str) -> list[str]:
+    nav = html[html.index('<nav id="site-nav"'):html.index("</nav>")]
+    return re.findall(r'<a href="([^"]+)"[^>]*aria-current="page"', nav)
+
+
+def test_the_kept_navigation_follows_the_current_page(site):
+    """The navigation is rendered once per user, language and set of current links
+    (templating._navigation_html): moving between pages moves the mark, never keeps an old one."""
+    anna = site.signed_in("anna")
+    for path, current in [("/", ["/"]), ("/records/account", ["/records/account"]),
+                          ("/records/deal", ["/records/deal"]), ("/", ["/"]),
+                          ("/dashboards/rep_board", ["/dashboards/rep_board"]),
+                          ("/records/account", ["/records/account"])]:
+        answer = anna.get(path)
+        assert answer.status_code == 200, path
+        assert nav_current(answer.text) == current, path
+    root = site.signed_in("root")
+    assert nav_current(root.get("/admin/config").text) == ["/admin/config"]
+    assert nav_current(root.get("/").text) == ["/"]
+    assert 'data-nav="config"' in root.get("/").text and 'data-nav="config"' not in anna.get("/").text
+    hungarian = site.signed_in("mona").get("/records/deal").text
+    assert nav_current(hungarian) == ["/records/deal"] and ">Üzletek</a>" in hungarian
+    assert ">Deals</a>" in anna.get("/records/deal").text
