@@ -6,8 +6,8 @@ Nothing is global: the Config, the engine and the services built from them
 are on `app.state` (`config`, `engine`, `services`, `templates`,
 `login_throttle`). Requests pass through, outermost first:
 
-    SecurityHeaders -> Reload (the active revision) -> Session (signed cookie) -> Auth (who, or to /login)
-        -> CSRF -> routes
+    SecurityHeaders -> Reload (the active revision) -> Session (signed cookie, ui/session_cookie.py)
+        -> Auth (who, or to /login) -> CSRF -> routes
 
 Live reload (ui/reload.py): the app follows the database's active
 configuration revision; a new one is built beside the old one and swapped in
@@ -28,7 +28,6 @@ from sqlalchemy import Engine, inspect
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -40,7 +39,9 @@ from .auth import AuthMiddleware
 from .csrf import CSRFMiddleware
 from .pages import ROUTES
 from .reload import ReloadMiddleware, Watcher
+from .routing import RememberingRouter
 from .security import SecurityHeadersMiddleware
+from .session_cookie import SessionCookieMiddleware
 from .services import build_services
 from .templating import build_templates
 from .throttle import LoginThrottle
@@ -69,14 +70,14 @@ def create_app(config: m.Config, engine: Engine, *, secret_key: str, secure_cook
     middleware = [
         Middleware(SecurityHeadersMiddleware, static_prefix=urls.STATIC + "/"),
         *([Middleware(ReloadMiddleware, static_prefix=urls.STATIC + "/")] if live_reload else []),
-        Middleware(SessionMiddleware, secret_key=secret_key, session_cookie=SESSION_COOKIE,
+        Middleware(SessionCookieMiddleware, secret_key=secret_key, session_cookie=SESSION_COOKIE,
                    max_age=session_max_age, same_site="lax", https_only=secure_cookies),
         Middleware(AuthMiddleware),
         Middleware(CSRFMiddleware, error_page=errors.middleware_error, max_body_bytes=max_body_bytes),
     ]
     routes = [*ROUTES, Mount(urls.STATIC, app=StaticFiles(directory=STATIC_DIR), name="static")]
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=errors.HANDLERS,
-                    lifespan=_lifespan)
+    app = Starlette(middleware=middleware, exception_handlers=errors.HANDLERS)
+    app.router = RememberingRouter(routes, lifespan=_lifespan)   # what Starlette(routes=, lifespan=) builds
     app.state.config = config
     app.state.engine = engine
     app.state.services = build_services(config, engine)

@@ -163,11 +163,15 @@ class ReloadMiddleware:
     def __init__(self, app: ASGIApp, *, static_prefix: str = "/static/"):
         self.app = app
         self.static_prefix = static_prefix
+        self._known: tuple[Any, Reloader] | None = None    # (app, its Reloader): no lock per request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith(self.static_prefix):
             app = scope["app"]
-            if reloader(app).due():
+            known = self._known
+            if known is None or known[0] is not app:
+                known = self._known = (app, reloader(app))
+            if known[1].due():
                 await run_in_threadpool(ensure_current, app)
             scope[SERVICES_KEY] = app.state.services
         await self.app(scope, receive, send)

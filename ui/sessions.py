@@ -1,7 +1,8 @@
 """What the signed session cookie holds, and the only functions that change it.
 
-The cookie is Starlette's `SessionMiddleware` (itsdangerous-signed JSON,
-HttpOnly, SameSite=Lax, Secure when configured). It holds:
+The cookie is Starlette's `SessionMiddleware` format (itsdangerous-signed JSON,
+HttpOnly, SameSite=Lax, Secure when configured; read by ui/session_cookie.py,
+which remembers the cookies it has verified). It holds:
 
 - `uid`: the signed-in user's id (looked up again on every request, so a
   disabled user is signed out at their next click);

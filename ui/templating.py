@@ -12,19 +12,23 @@ htmx fragments start with `_`. Every template receives, from `page_context`:
     nav (None when signed out), csrf_token, htmx_config, current_path, root_path
 
 and can use `_()` / `{% trans %}` (the request's catalog), `csrf_field()`,
-`static(path)`, `url_for(name, ...)`, and the filters `label` (a configured
+`static(path)`, `url_for(name, ...)` (base.html also uses the layout's kept parts:
+`navigation_html()`, `topbar_html()`, `csrf_headers()`), and the filters `label` (a configured
 Label in the user's language), `number`, `money`, `percent`, `date`, `datetime`.
 """
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import weakref
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup, escape
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
@@ -64,6 +68,8 @@ HTMX_CONFIG: dict[str, Any] = {
 
 
 HTMX_CONFIG_JSON = json.dumps(HTMX_CONFIG, separators=(",", ":"))
+# What `{{ htmx_config }}` writes (the JSON escaped for the attribute), escaped once here.
+HTMX_CONFIG_HTML = escape(HTMX_CONFIG_JSON)
 
 
 def page_templates(kind: str, entity: str | None = None) -> list[str]:
@@ -97,28 +103,59 @@ def _selected(env: Environment, names: tuple[str, ...]) -> str:
 
 
 def page_context(request: Request) -> dict[str, Any]:
-    """What every template gets (see the module docstring)."""
+    """What every template gets (see the module docstring). All but the CSRF token and the
+    current URL depend only on the configuration, the user, the language and the root path,
+    and are worked out once for them (`_page_constants`)."""
     svc = services(request)
     actor = current_actor(request)
     locale = request_locale(request)
     root_path = request.scope.get("root_path", "")
-    nav = _navigation(svc, actor, locale, root_path) if actor else None
+    context = dict(svc.derive(("page context", actor, locale, root_path),
+                              lambda: _page_constants(svc, actor, locale, root_path)))
+    context["actor"] = actor
+    context["csrf_token"] = sessions.csrf_token(request)
+    context["current_path"], context["current_url"] = _current_url(request)
+    return context
+
+
+def _page_constants(svc: Services, actor: Actor | None, locale: str, root_path: str) -> dict[str, Any]:
+    company = svc.config.company
     return {
-        "actor": actor,
         "is_admin": bool(actor) and svc.permissions.is_admin(actor),
-        "company": svc.config.company,
+        "company": company,
         "locale": locale,
-        "locales": [(code, language_name(code)) for code in svc.config.company.locales],
-        "nav": nav,
-        "csrf_token": sessions.csrf_token(request),
-        "htmx_config": HTMX_CONFIG_JSON,
-        "current_path": request.url.path,
-        "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "locales": [(code, language_name(code)) for code in company.locales],
+        "nav": _navigation(svc, actor, locale, root_path) if actor else None,
+        "htmx_config": HTMX_CONFIG_HTML,
         "root_path": root_path,
         "translations": svc.catalogs.get(locale),
         "translated": svc.catalogs.memory(locale),
-        "fmt": Formatter(locale, svc.config.company.currency, svc.config.company.timezone),
+        "fmt": svc.derive(("formatter", locale), lambda: Formatter(locale, company.currency, company.timezone)),
     }
+
+
+def _current_url(request: Request) -> tuple[str, str]:
+    """`request.url`'s path, and its path and query, remembered for what Starlette builds
+    them from (scheme, server, Host header, path, query string): building and splitting
+    the URL again was a measurable part of every page."""
+    scope = request.scope
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    key = (scope.get("scheme", "http"), scope.get("server"), host, scope["path"], scope.get("query_string", b""))
+    try:
+        found = _CURRENT_URLS.get(key)
+    except TypeError:                 # a server given as a list: not remembered
+        key, found = None, None
+    if found is None:
+        url = request.url
+        if len(_CURRENT_URLS) >= URLS_KEPT:
+            _CURRENT_URLS.clear()
+        found = (url.path, url.path + (f"?{url.query}" if url.query else ""))
+        if key is not None:
+            _CURRENT_URLS[key] = found
+    return found
+
+
+_CURRENT_URLS: dict[tuple[Any, ...], tuple[str, str]] = {}
 
 
 def _navigation(svc: Services, actor: Actor, locale: str, root_path: str) -> Navigation:
@@ -143,8 +180,59 @@ def _navigation_html(context: Context) -> Markup:
         key, lambda: Markup(context.environment.get_template("_nav.html").render(context.get_all())))
 
 
+# Stand-ins for the per-request parts of the top bar while it is rendered for its cache:
+# random, so that no user name or label can contain them.
+_TOKEN_SLOT = f"csrf-slot-{secrets.token_hex(16)}"
+_URL_SLOT = f"url-slot-{secrets.token_hex(16)}"
+_SLOTS = re.compile(f"({_TOKEN_SLOT}|{_URL_SLOT})")
+
+
+@pass_context
+def _topbar_html(context: Context) -> Markup:
+    """`_topbar.html` (brand, menu button, user menu) as base.html would include it, rendered
+    once per configuration for each user, language, site address and admin flag: only the
+    CSRF token (`csrf_field()`) and `current_url` (the language form's way back) change from
+    request to request, and they are put in with the escaping the template gives them."""
+    request, actor = context["request"], context["actor"]
+    router = request.scope.get("router") or request.scope.get("app")
+    key = ("topbar html", actor, context["locale"], context["root_path"], id(router),
+           str(request.base_url), bool(context["is_admin"]))
+    parts: tuple[str, ...] = services(request).derive(key, lambda: _slotted(context, "_topbar.html"))
+    token, url = escape_text(context["csrf_token"]), escape_text(context["current_url"])
+    if len(parts) == 1:
+        return Markup(parts[0])
+    pieces = [parts[0]]
+    for i in range(1, len(parts), 2):
+        pieces.append(token if parts[i] == _TOKEN_SLOT else url)
+        pieces.append(parts[i + 1])
+    return Markup("".join(pieces))
+
+
+def _slotted(context: Context, name: str) -> tuple[str, ...]:
+    """`name` rendered with the slots for the token and the URL: text, slot, text, ... ."""
+    variables = {**context.get_all(), "csrf_token": _TOKEN_SLOT, "current_url": _URL_SLOT}
+    return tuple(_SLOTS.split(context.environment.get_template(name).render(variables)))
+
+
 def _nav_current(context: Context, nav: Navigation, is_admin: bool) -> tuple[Any, ...]:
-    """Which of `_nav.html`'s links `current_path` marks current (aria-current)."""
+    """Which of `_nav.html`'s links `current_path` marks current (aria-current); remembered
+    per navigation, admin flag, site address and path (the navigation and the router are kept
+    with the answer, so their ids are not reused by others while it is kept)."""
+    request = context["request"]
+    router = request.scope.get("router") or request.scope.get("app")
+    key = (id(nav), bool(is_admin), id(router), str(request.base_url), context["current_path"])
+    found = _NAV_CURRENT.get(key)
+    if found is None:
+        if len(_NAV_CURRENT) >= URLS_KEPT:
+            _NAV_CURRENT.clear()
+        found = _NAV_CURRENT[key] = (nav, router, _find_nav_current(context, nav, is_admin))
+    return found[2]
+
+
+_NAV_CURRENT: dict[tuple[Any, ...], tuple[Navigation, Any, tuple[Any, ...]]] = {}
+
+
+def _find_nav_current(context: Context, nav: Navigation, is_admin: bool) -> tuple[Any, ...]:
     path = context["current_path"]
     fixed = tuple(path == _url_for(context, name).path for name in ("home", "approvals", "notifications"))
     config = bool(is_admin) and path.startswith(_url_for(context, "admin_config").path)
@@ -172,7 +260,8 @@ def build_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     env.globals.update(_=_translated, gettext=_translated)
     env.filters.update(label=_label, number=_number, money=_money, percent=_percent,
                        date=_date, datetime=_datetime)
-    env.globals.update(csrf_field=_csrf_field, static=_static, url_for=_url_for, navigation_html=_navigation_html)
+    env.globals.update(csrf_field=_csrf_field, static=_static, url_for=_url_for, navigation_html=_navigation_html,
+                       topbar_html=_topbar_html, csrf_headers=_csrf_headers)
     return Jinja2Templates(env=env, context_processors=[page_context])
 
 
@@ -257,9 +346,36 @@ def _csrf_field(context: Context) -> Markup:
 
 
 @pass_context
+def _csrf_headers(context: Context) -> Markup:
+    """`{"X-CSRF-Token": csrf_token}|tojson` (base.html's `hx-headers`), remembered per token:
+    a session asks for the same answer on each of its pages."""
+    token = context["csrf_token"]
+    found = _CSRF_HEADERS.get(token)
+    if found is None:
+        if len(_CSRF_HEADERS) >= URLS_KEPT:
+            _CSRF_HEADERS.clear()
+        policies = context.environment.policies
+        found = _CSRF_HEADERS[token] = htmlsafe_json_dumps(
+            {"X-CSRF-Token": token}, dumps=policies["json.dumps_function"], **policies["json.dumps_kwargs"])
+    return found
+
+
+_CSRF_HEADERS: dict[str, Markup] = {}
+
+
+@pass_context
 def _static(context: Context, path: str) -> str:
-    """The URL path of a file below ui/static/ (relative, so proxies and CSP agree)."""
-    return str(_url_for(context, "static", path=path).path)
+    """The URL path of a file below ui/static/ (relative, so proxies and CSP agree); remembered
+    like `_url_for`'s answers (a page's head asks for three)."""
+    request = context["request"]
+    router = request.scope.get("router") or request.scope.get("app")
+    key = (id(router), str(request.base_url), path)
+    found = _STATIC.get(key)
+    if found is None:
+        if len(_STATIC) >= URLS_KEPT:
+            _STATIC.clear()
+        found = _STATIC[key] = (router, str(_url_for(context, "static", path=path).path))
+    return found[1]
 
 
 @pass_context
@@ -273,7 +389,7 @@ def _url_for(context: Context, name: str, /, **path_params: Any) -> URL:
     request = context["request"]
     router = request.scope.get("router") or request.scope.get("app")
     try:
-        key = (id(router), str(request.base_url), name, tuple(sorted(path_params.items())))
+        key = (id(router), str(request.base_url), name, tuple(sorted(path_params.items())) if path_params else ())
         found = _URLS.get(key)
     except TypeError:                 # an unhashable parameter: not remembered
         return request.url_for(name, **path_params)
@@ -287,3 +403,4 @@ def _url_for(context: Context, name: str, /, **path_params: Any) -> URL:
 
 URLS_KEPT = 4096      # a bound: record ids in url_for(), or made-up Host headers, would grow it forever
 _URLS: dict[tuple[Any, ...], tuple[Any, URL]] = {}
+_STATIC: dict[tuple[Any, ...], tuple[Any, str]] = {}

@@ -76,6 +76,9 @@ def translations(request: HTTPConnection) -> gettext.NullTranslations:
 
 
 def formatter(request: HTTPConnection) -> Formatter:
-    """Number, money and date formatting in the request's language and the company's zone."""
-    company = services(request).config.company
-    return Formatter(request_locale(request), company.currency, company.timezone)
+    """Number, money and date formatting in the request's language and the company's zone
+    (one per language and configuration: a Formatter holds nothing else)."""
+    svc, locale = services(request), request_locale(request)
+    company = svc.config.company
+    return svc.derive(("formatter", locale),   # type: ignore[no-any-return]
+                      lambda: Formatter(locale, company.currency, company.timezone))

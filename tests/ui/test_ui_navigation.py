@@ -89,3 +89,29 @@ def test_the_kept_navigation_follows_the_current_page(site):
     hungarian = site.signed_in("mona").get("/records/deal").text
     assert nav_current(hungarian) == ["/records/deal"] and ">Üzletek</a>" in hungarian
     assert ">Deals</a>" in anna.get("/records/deal").text
+
+
+def user_menu(html: str) -> str:
+    return html[html.index('<header class="topbar">'):html.index("</header>")]
+
+
+def test_the_kept_top_bar_has_each_request_s_token_and_address(site):
+    """The top bar is rendered once per user, language and site (templating._topbar_html); the
+    CSRF token of the session and the address of the page (the language form's way back) are
+    put in per request, escaped as the template escapes them."""
+    anna, other_anna = site.signed_in("anna"), site.signed_in("anna")
+    for client in (anna, other_anna, anna):
+        for path, shown in [("/", "/"), ("/records/deal?page=2&q=<b>", "/records/deal?page=2&amp;q=%3Cb%3E"),
+                            ("/records/account", "/records/account")]:
+            html = client.get(path).text
+            menu = user_menu(html)
+            token = re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+            assert menu.count(f'name="csrf_token" value="{token}"') == 2, path     # language + sign-out
+            assert f'<input type="hidden" name="next" value="{shown}">' in menu, path
+            assert ">Anna Adams</summary>" in menu
+    assert user_menu(anna.get("/").text) != user_menu(other_anna.get("/").text)   # each its own token
+    root, mona = site.signed_in("root").get("/").text, site.signed_in("mona").get("/").text
+    assert ">Root Admin</summary>" in user_menu(root) and 'data-nav="deliveries"' in user_menu(root)
+    assert 'data-nav="deliveries"' not in user_menu(anna.get("/").text)
+    assert ">Mona Molnár</summary>" in user_menu(mona) and "Kijelentkezés" in user_menu(mona)
+    assert site.client().get("/login").text.count('<header class="topbar">') == 1   # signed out: the brand
