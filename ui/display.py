@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, Callable, Iterable, Mapping
 
 from markupsafe import Markup, escape
@@ -22,6 +23,7 @@ from engine.runtime.actor import Actor
 from engine.runtime.linked import title_label
 
 from . import urls
+from .compiled_formats import number_format
 from .formatting import Formatter
 from .i18n import label_text
 from .services import Services
@@ -29,7 +31,7 @@ from .services import Services
 SAFE_SCHEMES = ("http://", "https://")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Shown:
     """One value on a page: its text, and where it links to (None: plain text)."""
 
@@ -37,19 +39,29 @@ class Shown:
     url: str | None = None
     multiline: bool = False
 
+    def __init__(self, text: str, url: str | None = None, multiline: bool = False):
+        # What the generated __init__ of a frozen dataclass does (object.__setattr__ per field),
+        # through the slots' own setters: half the cost, and a page makes hundreds of these.
+        _set_text(self, text)
+        _set_url(self, url)
+        _set_multiline(self, multiline)
+
     def html(self) -> Markup:
         """The value for a page: a link when it has a url, else its text (escaped)."""
         return Markup(self.html_text())
 
     def html_text(self) -> str:
         """`html()` as a plain str, for joining many values into one Markup."""
+        text = self.text
+        text = _escape_str(text) if type(text) is str else escape_text(text)   # escape_text, one call less
         if self.url:
-            return f'<a href="{escape_text(self.url)}">{escape_text(self.text)}</a>'
+            return f'<a href="{escape_text(self.url)}">{text}</a>'
         if self.multiline:
-            return f'<span class="multiline">{escape_text(self.text)}</span>'
-        return escape_text(self.text)
+            return f'<span class="multiline">{text}</span>'
+        return text
 
 
+_set_text, _set_url, _set_multiline = Shown.text.__set__, Shown.url.__set__, Shown.multiline.__set__  # type: ignore[attr-defined]
 EMPTY = Shown("")      # an empty value (Shown is immutable: one for every empty value)
 
 
@@ -90,6 +102,8 @@ class Display:
         self.titles: dict[str, dict[int, str | None]] = {}     # None: not readable by the user
         self._users: dict[int, str] | None = None
         self._user_titles: dict[int, str] = {}                 # names a list's SELECT brought along
+        self._formatters: dict[m.Field, Callable[[Any], Shown]] = {}   # see formatter()
+        self._titlers: dict[m.Entity, Callable[[Mapping[str, Any]], str]] = {}     # see titler()
 
     # -- lookups, batched ------------------------------------------------------------------
     def prepare(self, entity: m.Entity, records: Iterable[Mapping[str, Any]]) -> None:
@@ -152,13 +166,14 @@ class Display:
 
     def title_of(self, entity: m.Entity, record: Mapping[str, Any]) -> str:
         """The record's title as text (its `title` field), else `#id`."""
-        value = record.get(entity.title)
-        field = entity.fields.get(entity.title)
-        if value in (None, "") or field is None:
-            return f"#{record.get('id')}"
-        if field.type in ("link", "user"):
-            return f"#{record.get('id')}"
-        return self.value(field, value).text or f"#{record.get('id')}"
+        return self.titler(entity)(record)
+
+    def titler(self, entity: m.Entity) -> Callable[[Mapping[str, Any]], str]:
+        """`lambda record: self.title_of(entity, record)`, the title field looked up once per request."""
+        found = self._titlers.get(entity)
+        if found is None:
+            found = self._titlers[entity] = _titler(self, entity)
+        return found
 
     def user_name(self, user_id: int | None) -> str:
         if user_id is None:
@@ -176,41 +191,27 @@ class Display:
     # -- values ------------------------------------------------------------------------------
     def value(self, field: m.Field, value: Any) -> Shown:
         """`value` of `field` for the page."""
-        # Empty: None, "" or [] (tested by type first: `==` against a Decimal or a date is slow).
-        if value is None or (not value and isinstance(value, (str, list))):
-            return EMPTY
-        show = _SHOW_BY_KIND.get(field.value_type)
-        return Shown(str(value)) if show is None else show(self, field, value)
+        show = self._formatters.get(field)
+        return (show if show is not None else self.formatter(field))(value)
 
-    # -- one per kind of value (_SHOW_BY_KIND); anything else is shown as its text --------------
-    def _show_link(self, field: m.Field, value: Any) -> Shown:
-        known = self.titles.get(field.entity or "")
-        title = known[value] if known is not None and value in known else \
-            self.load_titles(field.entity or "", [value]).get(value)
-        if title is None:
-            return Shown(f"#{value}")
-        return Shown(title, self.root_path + urls.record(field.entity or "", value))
+    def formatter(self, field: m.Field) -> Callable[[Any], Shown]:
+        """`lambda value: self.value(field, value)`, with what depends only on the field (its kind,
+        its option labels, its number pattern) decided once per request instead of once per value:
+        a page formats the same few fields row after row."""
+        show = self._formatters.get(field)
+        if show is None:
+            show = self._formatters[field] = _formatter(self, field)
+        return show
 
-    def _show_user(self, field: m.Field, value: Any) -> Shown:
-        return Shown(self.user_name(value))
-
-    def _show_option(self, field: m.Field, value: Any) -> Shown:
-        return Shown(self.option_label(field, value))
-
+    # -- one per kind of value (_SHOW_BY_KIND) that has no maker of its own (_FORMATTER_BY_KIND) --
     def _show_options(self, field: m.Field, value: Any) -> Shown:
         return Shown(", ".join(self.option_label(field, k) for k in value))
 
     def _show_bool(self, field: m.Field, value: Any) -> Shown:
         return Shown(self.gettext("Yes") if value else self.gettext("No"))
 
-    def _show_money(self, field: m.Field, value: Any) -> Shown:
-        return Shown(self.fmt.money(_number(value), field.currency))
-
     def _show_percent(self, field: m.Field, value: Any) -> Shown:
         return Shown(self.fmt.percent(_number(value)))
-
-    def _show_number(self, field: m.Field, value: Any) -> Shown:
-        return Shown(self.fmt.number(_number(value)))
 
     def _show_rating(self, field: m.Field, value: Any) -> Shown:
         top = int(field.max or 5)
@@ -256,15 +257,106 @@ class Display:
         return label_text(value, self.locale, self.svc.config.company.default_locale, self.gettext) if value else ""
 
 
-# Display.value by the kind of value: one look-up instead of trying a dozen kinds in turn.
+# Display.formatter by the kind of value, for the kinds without a maker (_FORMATTER_BY_KIND below).
 _SHOW_BY_KIND: dict[str, Callable[[Display, m.Field, Any], Shown]] = {
-    "link": Display._show_link, "user": Display._show_user,
-    "choice": Display._show_option, "stage": Display._show_option, "multichoice": Display._show_options,
-    "bool": Display._show_bool, "money": Display._show_money, "percent": Display._show_percent,
-    "int": Display._show_number, "decimal": Display._show_number, "rating": Display._show_rating,
+    "multichoice": Display._show_options, "bool": Display._show_bool, "percent": Display._show_percent,
+    "rating": Display._show_rating,
     "date": Display._show_date, "datetime": Display._show_datetime,
     "email": Display._show_email, "phone": Display._show_phone, "url": Display._show_url,
     "text": Display._show_text,
+}
+
+
+def _formatter(shown: Display, field: m.Field) -> Callable[[Any], Shown]:
+    """Display.formatter: empty values (None, "" or []) as EMPTY, others by the field's kind."""
+    kind = field.value_type
+    make = _FORMATTER_BY_KIND.get(kind)
+    if make is not None:
+        show = make(shown, field)
+    else:
+        method = _SHOW_BY_KIND.get(kind)
+        if method is None:
+            return _as_text
+        show = partial(method, shown, field)
+
+    def formatted(value: Any) -> Shown:
+        # Tested by type first: `==` against a Decimal or a date is slow.
+        if value is None or (not value and isinstance(value, (str, list))):
+            return EMPTY
+        return show(value)
+    return formatted
+
+
+def _titler(shown: Display, entity: m.Entity) -> Callable[[Mapping[str, Any]], str]:
+    name = entity.title
+    field = entity.fields.get(name)
+    if field is None or field.type in ("link", "user"):
+        return lambda record: f"#{record.get('id')}"
+    show = shown.formatter(field)
+
+    def title(record: Mapping[str, Any]) -> str:
+        value = record.get(name)
+        if value in (None, ""):
+            return f"#{record.get('id')}"
+        return show(value).text or f"#{record.get('id')}"
+    return title
+
+
+def _as_text(value: Any) -> Shown:
+    """The kinds shown as their text (strings, mostly): Display.formatter's in one call."""
+    if value is None or (not value and isinstance(value, (str, list))):
+        return EMPTY
+    return Shown(str(value))
+
+
+def _option_formatter(shown: Display, field: m.Field) -> Callable[[Any], Shown]:
+    # Display.option_label, each label looked up once per configuration and language (a Shown is
+    # immutable: one per option serves every row).
+    if field.type == "stage" and field.pipeline in shown.svc.config.pipelines:
+        labels = shown.svc.derive(("stage labels", field.pipeline, shown.locale), lambda: shown._stage_labels(field))
+        known = shown.svc.derive(("shown stages", field.pipeline, shown.locale),
+                                 lambda: {key: Shown(text) for key, text in labels.items()})
+        return lambda key: known.get(key) or Shown(key)
+    fallback = shown.svc.config.company.default_locale
+    options = shown.svc.derive(("shown options", field, shown.locale), lambda: {
+        key: Shown(label.text(shown.locale, fallback)) for key, label in field.options.items() if label})
+    return lambda key: options.get(key) or Shown(str(key))
+
+
+def _money_formatter(shown: Display, field: m.Field) -> Callable[[Any], Shown]:
+    # Formatter.money with the field's currency: the same pattern, looked up once.
+    money = number_format(shown.fmt.locale, currency=field.currency or shown.fmt.currency)
+    return lambda value: Shown(money(_number(value)))
+
+
+def _number_formatter(shown: Display, field: m.Field) -> Callable[[Any], Shown]:
+    number = number_format(shown.fmt.locale)        # Formatter.number without fixed decimals
+    return lambda value: Shown(number(_number(value)))
+
+
+def _link_formatter(shown: Display, field: m.Field) -> Callable[[Any], Shown]:
+    target = field.entity or ""
+    titles = shown.titles
+
+    def link(value: Any) -> Shown:          # the title, as readable by the user; else #id
+        known = titles.get(target)
+        title = known[value] if known is not None and value in known else \
+            shown.load_titles(target, [value]).get(value)
+        if title is None:
+            return Shown(f"#{value}")
+        return Shown(title, shown.root_path + urls.record(target, value))
+    return link
+
+
+def _user_formatter(shown: Display, field: m.Field) -> Callable[[Any], Shown]:
+    user_name = shown.user_name
+    return lambda value: Shown(user_name(value))
+
+
+# Display.formatter's makers by the kind of value; the other kinds use their Display._show_* method.
+_FORMATTER_BY_KIND: dict[str, Callable[[Display, m.Field], Callable[[Any], Shown]]] = {
+    "choice": _option_formatter, "stage": _option_formatter, "money": _money_formatter,
+    "int": _number_formatter, "decimal": _number_formatter, "link": _link_formatter, "user": _user_formatter,
 }
 
 

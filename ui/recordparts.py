@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field as dc_field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from markupsafe import Markup
 
@@ -45,6 +45,13 @@ class Item:
     rows: list[list[Shown]] = dc_field(default_factory=list)
     files: list[Shown] = dc_field(default_factory=list)
 
+    @property
+    def value_html(self) -> Markup:
+        """A value item as record.html printed it (the row of the section's `<dl>`), in one piece."""
+        return Markup(f'    <div class="fields__row" data-field="{escape_text(self.name)}">\n'
+                      f'      <dt>{escape_text(self.label)}</dt>\n      <dd>\n{self.shown.html_text()}      </dd>\n'
+                      f'    </div>\n')
+
 
 @dataclass(slots=True)
 class Section:
@@ -79,9 +86,13 @@ class Row:
     @property
     def related_html(self) -> Markup:
         """As a related list's `<tr>` (_related_rows.html)."""
+        return Markup(self.related_text())
+
+    def related_text(self) -> str:
+        """`related_html` as a plain str, for joining a page's rows into one Markup."""
         cells = "".join([f"<td>{v.html_text()}</td>" for v in self.cells])
-        return Markup(f'<tr>\n  <th scope="row"><a href="{escape_text(self.url)}">{escape_text(self.title)}</a></th>\n'
-                      f'{cells}</tr>\n')
+        return (f'<tr>\n  <th scope="row"><a href="{escape_text(self.url)}">{escape_text(self.title)}</a></th>\n'
+                f'{cells}</tr>\n')
 
     def _details(self) -> str:
         """The timeline entry's details (empty values left out)."""
@@ -90,13 +101,17 @@ class Row:
     @property
     def timeline_html(self) -> Markup:
         """As a timeline's `<li>` (_timeline_items.html)."""
+        return Markup(self.timeline_text())
+
+    def timeline_text(self) -> str:
+        """`timeline_html` as a plain str, for joining a page's entries into one Markup."""
         at = escape_text(self.at.isoformat()) if self.at else ""
         by = f" · {escape_text(self.by)}" if self.by else ""
         details = f'<p class="timeline__details">{self._details()}</p>' if self.cells else ""
-        return Markup(f'<li class="timeline__item">\n  <p class="timeline__meta"><span class="badge">'
-                      f'{escape_text(self.entity_label)}</span> <time datetime="{at}">{escape_text(self.at_text)}'
-                      f'</time>{by}</p>\n  <p class="timeline__title"><a href="{escape_text(self.url)}">'
-                      f'{escape_text(self.title)}</a></p>\n{details}</li>\n')
+        return (f'<li class="timeline__item">\n  <p class="timeline__meta"><span class="badge">'
+                f'{escape_text(self.entity_label)}</span> <time datetime="{at}">{escape_text(self.at_text)}'
+                f'</time>{by}</p>\n  <p class="timeline__title"><a href="{escape_text(self.url)}">'
+                f'{escape_text(self.title)}</a></p>\n{details}</li>\n')
 
 
 @dataclass(slots=True)
@@ -110,12 +125,12 @@ class RowPage:
     @property
     def related_html(self) -> Markup:
         """Every row as a related list's `<tr>` (Row.related_html), in one piece."""
-        return Markup("".join([row.related_html for row in self.rows]))
+        return Markup("".join([row.related_text() for row in self.rows]))
 
     @property
     def timeline_html(self) -> Markup:
         """Every row as a timeline's `<li>` (Row.timeline_html), in one piece."""
-        return Markup("".join([row.timeline_html for row in self.rows]))
+        return Markup("".join([row.timeline_text() for row in self.rows]))
 
 
 def _columns(svc: Services, actor: Actor, entity: m.Entity, skip: set[str]) -> tuple[m.Field, ...]:
@@ -133,11 +148,17 @@ def _list_columns(svc: Services, actor: Actor, entity: m.Entity, skip: set[str])
     return tuple(out[:MAX_COLUMNS])
 
 
-def _row(svc: Services, shown: Display, entity: m.Entity, record: Mapping[str, Any],
-         columns: tuple[m.Field, ...]) -> Row:
-    return Row(id=record["id"], url=shown.root_path + urls.record(entity.name, record["id"]),
-               title=shown.title_of(entity, record),
-               cells=[shown.value(f, record.get(f.name)) for f in columns])
+def _row_maker(shown: Display, entity: m.Entity, columns: tuple[m.Field, ...]) -> Callable[[Mapping[str, Any]], Row]:
+    """A record of `entity` as a Row of `columns`: each column's formatter (Display.formatter) is
+    chosen once for the list, so a row is one pass over (column, formatter) pairs."""
+    cells = tuple((f.name, shown.formatter(f)) for f in columns)
+    root, name, title_of = shown.root_path, entity.name, shown.titler(entity)
+
+    def row(record: Mapping[str, Any]) -> Row:
+        record_id, get = record["id"], record.get
+        return Row(record_id, root + urls.record(name, record_id), title_of(record),
+                   [show(get(key)) for key, show in cells])
+    return row
 
 
 # -- sections -------------------------------------------------------------------------------------
@@ -217,7 +238,7 @@ def related_page(svc: Services, actor: Actor, shown: Display, spec: RelatedSpec,
                             with_titles=True)
     shown.take_titles(spec.entity, page.rows)
     shown.prepare(spec.entity, page.rows)
-    rows = [_row(svc, shown, spec.entity, r, spec.columns) for r in page.rows]
+    rows = list(map(_row_maker(shown, spec.entity, spec.columns), page.rows))
     parent = svc.config.entities[next(f.entity for f in spec.entity.links() if f.name == spec.link) or ""]
     more = (shown.root_path + urls.record(parent.name, record_id) + f"/related/{spec.entity.name}"
             f"?offset={offset + PAGE_SIZE}") if page.has_more else None
@@ -276,9 +297,9 @@ def timeline_page(svc: Services, actor: Actor, shown: Display, sources: list[tup
                                 limit=offset + PAGE_SIZE + 1, with_titles=True)
         shown.take_titles(other, page.rows)
         shown.prepare(other, page.rows)
-        columns = _columns(svc, actor, other, {link})
+        make_row = _row_maker(shown, other, _columns(svc, actor, other, {link}))
         for r in page.rows:
-            row = _row(svc, shown, other, r, columns)
+            row = make_row(r)
             row.entity_label = entity_label
             row.at = r.get("created_at")
             row.by = shown.user_name(r.get("created_by"))

@@ -138,12 +138,11 @@ def _run(conn: Connection, plan: _Plan, params: Mapping[str, Any]) -> list[Any] 
                 listener(conn, cursor, sql, parameters, None, False)
     finally:
         cursor.close()
-    if plan.result_processors:
-        processed = []
-        for row in rows:
-            values_ = list(row)
-            for i, processor in plan.result_processors:
-                values_[i] = processor(values_[i])
-            processed.append(tuple(values_))
-        return processed
+    if plan.result_processors and rows:
+        # Column by column: each processor mapped over its column (no Python loop per value),
+        # the rows zipped back together as tuples.
+        columns: list[Any] = list(zip(*rows))
+        for i, processor in plan.result_processors:
+            columns[i] = map(processor, columns[i])
+        return list(zip(*columns))
     return rows

@@ -107,18 +107,18 @@ class RowShape:
                 (self.always if on_null else self.when_set).append((i, fn))
 
     def dicts(self, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-        keys, when_set, always = self.keys, self.when_set, self.always
-        out = []
-        for row in rows:
-            values = list(row)
-            for i, fn in when_set:
-                value = values[i]
-                if value is not None:
-                    values[i] = fn(value)
-            for i, fn in always:
-                values[i] = fn(values[i])
-            out.append(dict(zip(keys, values)))
-        return out
+        keys = self.keys
+        if not (self.when_set or self.always):
+            return [dict(zip(keys, row)) for row in rows]
+        # Column by column (each converter once over its column), then the rows zipped back.
+        columns: list[Any] = list(zip(*rows))
+        if not columns:
+            return []
+        for i, fn in self.when_set:
+            columns[i] = [None if value is None else fn(value) for value in columns[i]]
+        for i, fn in self.always:
+            columns[i] = map(fn, columns[i])
+        return [dict(zip(keys, values)) for values in zip(*columns)]
 
 
 class StatementCache:
@@ -177,10 +177,11 @@ def _frozen(value: Any) -> Hashable:
     """A hashable stand-in that keeps values of different types apart (1, 1.0, True, Decimal(1))."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, Mapping):
-        return ("map", tuple(sorted(((str(k), _frozen(v)) for k, v in value.items()), key=lambda kv: kv[0])))
+    # Lists and tuples (a `where` shape, a sort) before Mapping: typing.Mapping's isinstance is slow.
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, tuple(_frozen(v) for v in value))
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted(((str(k), _frozen(v)) for k, v in value.items()), key=lambda kv: kv[0])))
     if isinstance(value, (set, frozenset)):
         return ("set", frozenset(_frozen(v) for v in value))
     if isinstance(value, (bool, int, float, Decimal)) or hasattr(value, "isoformat"):

@@ -107,3 +107,13 @@ def test_kept_statements_are_run_directly_on_sqlite(crm):
             assert plan is not None and related is not None
         else:
             assert plan is None and related is None
+
+
+def test_an_empty_page_and_its_rows_as_dicts(crm):
+    # Result processors and converters run column by column: a page with no row has no columns.
+    make_deals(crm)
+    statements, binds = crm.records.query.bound_page(crm.admin, "deal", where={"amount": "987654321"}, titles=True)
+    params = {**statements.page_params(50, 0), **binds}
+    assert directly(crm, statements.rows, params) == through_sqlalchemy(crm, statements.rows, params)
+    keys, rows = directly(crm, statements.rows, params)
+    assert rows == [] and statements.shape(keys).dicts(rows) == []
