@@ -108,17 +108,19 @@ class RowShape:
 
     def dicts(self, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
         keys = self.keys
-        if not (self.when_set or self.always):
-            return [dict(zip(keys, row)) for row in rows]
-        # Column by column (each converter once over its column), then the rows zipped back.
-        columns: list[Any] = list(zip(*rows))
-        if not columns:
-            return []
+        dicts = [dict(zip(keys, row)) for row in rows]
+        # Only the converted columns are visited (a list has few): a key set again keeps its place.
         for i, fn in self.when_set:
-            columns[i] = [None if value is None else fn(value) for value in columns[i]]
+            key = keys[i]
+            for d in dicts:
+                value = d[key]
+                if value is not None:
+                    d[key] = fn(value)
         for i, fn in self.always:
-            columns[i] = map(fn, columns[i])
-        return [dict(zip(keys, values)) for values in zip(*columns)]
+            key = keys[i]
+            for d in dicts:
+                d[key] = fn(d[key])
+        return dicts
 
 
 class StatementCache:

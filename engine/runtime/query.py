@@ -273,6 +273,9 @@ class RecordQuery:
             elif field is None or not field.stored or name in hidden:
                 problems.setdefault(name, []).append(f"is not a field of {ent.name} you can filter on")
                 continue
+            elif type(value) is int and field.type in ("link", "user"):
+                out.append((name, "eq", value))     # a record id: what convert gives back (a related list's)
+                continue
             many = isinstance(value, (list, tuple, set, frozenset)) and (field is None or field.type != "multichoice")
             converted = [self._value(field, v, name, problems) for v in (value if many else [value])]
             if many:
@@ -373,6 +376,8 @@ def column_converter(field: m.Field | None) -> tuple[Callable[[Any], Any], bool]
     if field is None:
         return None
     if field.type in COMPUTED:
+        if field.value_type in ("decimal", "money", "percent"):
+            return _computed_number(field), False
         return partial(_computed, field), False
     if field.type == "multichoice":
         return partial(from_column, field), True
@@ -403,6 +408,25 @@ def _computed(field: m.Field, value: Any) -> Any:
     except (ValueError, ArithmeticError):
         return value
     return value
+
+
+def _computed_number(field: m.Field) -> Callable[[Any], Any]:
+    """`_computed` for a decimal, money or percent result, its rounding step found once
+    (every row of a list with such a formula converts one)."""
+    try:
+        scale = max(field.scale, 2) if field.value_type == "percent" else field.scale
+        quantum = Decimal(1).scaleb(-scale)
+    except (ValueError, ArithmeticError, TypeError):
+        return partial(_computed, field)
+
+    def number(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(quantum)
+        except (ValueError, ArithmeticError):
+            return value
+    return number
 
 
 def rows_to_dicts(entity: m.Entity, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

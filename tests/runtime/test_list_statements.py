@@ -237,3 +237,32 @@ def test_a_related_list_is_one_statement_for_every_parent(crm):
     assert ids(crm.records.list(crm.admin, "deal", where={"account": []}, limit=50)) == []
     no_date = crm.records.list(crm.admin, "deal", where={"close_date": None}, limit=50)
     assert ids(no_date) == flat_ids(crm, crm.admin, "deal", where={"close_date": None}) and len(ids(no_date)) == 6
+
+
+def test_computed_numbers_convert_as_computed_does(crm):
+    # A list's decimal, money and percent formulas use a converter with its rounding step found once.
+    from engine.runtime.query import _computed, column_converter
+    deal = crm.config.entities["deal"]
+    numbers = [f for f in deal.fields.values() if f.type in ("formula", "rollup")
+               and f.value_type in ("decimal", "money", "percent")]
+    assert numbers
+    for field in numbers:
+        convert, on_null = column_converter(field)
+        assert on_null is False
+        for value in (None, 0, 12, 12.345, 0.1 + 0.2, "7.125", Decimal("1.005"), Decimal("-3"), "n/a", float("nan")):
+            got, want = convert(value), _computed(field, value)
+            assert type(got) is type(want) and (got == want or got != got and want != want), (field.name, value)
+
+
+def test_a_record_id_in_where_is_taken_as_convert_gives_it(crm):
+    # A related list's link value (an int) is taken as it is; other forms still go through convert.
+    from engine.runtime.errors import ValidationFailed
+    query = crm.records.query
+    assert query._where_terms(crm.admin, "deal", {"account": 7}) == \
+        query._where_terms(crm.admin, "deal", {"account": "7"}) == [("account", "eq", 7)]
+    try:
+        query._where_terms(crm.admin, "deal", {"account": True})
+    except ValidationFailed:
+        pass
+    else:
+        raise AssertionError("a bool was taken as a record id")
