@@ -6,10 +6,6 @@ is test_import_export's (deals linking accounts, owned, with an autonumber).
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +19,9 @@ from engine.runtime.importer import import_csv
 from engine.runtime.records import Records
 from engine.runtime.search import ensure_search_index
 
+from .killed_cli import crm_killed_at
 from .test_import_export import add_accounts, all_rows, crm, write_csv  # noqa: F401 - `crm` is a fixture
 
-ROOT = Path(__file__).resolve().parents[2]
 WORDS = ["acme", "initech", "renewal", "order", "ren", "globex 2"]
 
 
@@ -150,18 +146,9 @@ def test_an_import_killed_in_bulk_mode_is_finished_by_the_next_migrate_import_or
     before = schema(records.engine)
     config_dir = str(Path(records.config.root))
     path = deals_csv(tmp_path / "big.csv", " big", 200)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "import", "deal", str(path), "--config", config_dir, "--db", db_url,
-         "--drop-indexes", "--chunk-size", "20", "--workers", "0", "--quiet"],
-        cwd=ROOT, env={**os.environ, "CRM_IMPORT_BATCH_PAUSE": "30"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        while "written:" not in (line := proc.stdout.readline()):      # killed after its first batch
-            assert line, "the import ended before writing a batch"
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    crm_killed_at(["import", "deal", str(path), "--config", config_dir, "--db", db_url, "--drop-indexes",
+                   "--chunk-size", "20", "--workers", "0", "--quiet"],
+                  "written:", pause_env="CRM_IMPORT_BATCH_PAUSE")       # killed after its first batch
     assert len(all_rows(records, "deal")) == 25           # one batch committed, then killed
     with records.engine.connect() as conn:
         assert sa.inspect(conn).has_table(STATE_TABLE)

@@ -7,10 +7,6 @@ the migration modules.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +24,8 @@ from engine.runtime import steps as st
 from engine.runtime.db import make_engine
 from engine.runtime.migrate import MigrationRefused, StalePlan, apply_plan, migrate
 from engine.runtime.plan import Plan, plan_migration
+
+from .killed_cli import crm_killed_at
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {
@@ -429,18 +427,8 @@ def test_a_killed_migrate_process_leaves_a_database_the_next_migrate_completes(d
     v2 = write_config({"entities/account.yaml": account(size="{type: decimal}", name="{type: text}",
                                                         city="{type: string}"),
                        "entities/note.yaml": NOTE})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "migrate", "--config", str(v2), "--db", db_url],
-        cwd=ROOT, env={**os.environ, "CRM_MIGRATE_STEP_PAUSE": "30"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        while "ran:" not in (line := proc.stdout.readline()):   # killed after its first step
-            assert line, "migrate ended before running a step"
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    crm_killed_at(["migrate", "--config", str(v2), "--db", db_url], "ran:",
+                  pause_env="CRM_MIGRATE_STEP_PAUSE", settle=0.2)      # killed after its first step
     assert "note" not in sa.inspect(engine).get_table_names()      # the transaction never committed
     assert main(["migrate", "--config", str(v2), "--db", db_url]) == 0
     assert rows(engine, "account", "name", "size") == [("ACME", Decimal("7"))]
