@@ -28,15 +28,19 @@ same `finish`. PostgreSQL imports keep their indexes (see docs/import-export.md)
 from __future__ import annotations
 
 import json
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from ..metadata import model as m
 from .search import fts_fill_sql, fts_triggers
+
+log = logging.getLogger(__name__)
 
 STATE_TABLE = "crm_bulk_imports"
 MIN_ROWS = 50_000       # below this, dropping and building the indexes saves too little to be worth a change
@@ -138,22 +142,40 @@ def repair_interrupted(engine: Engine) -> list[str]:
 
 
 def _finish(conn: Connection, entity: str, state: _State) -> None:
+    # Each step in its own savepoint: a migration run meanwhile may have renamed or dropped a
+    # column the recorded SQL names. Such a step is skipped (logged) rather than failing the
+    # finish for ever: the next `crm migrate` makes the indexes the configuration asks for, and
+    # `ensure_search_index` rebuilds a search index whose triggers are not the expected ones.
     for sql in state.indexes:
-        conn.exec_driver_sql(_if_not_exists(sql))
+        _step(conn, _if_not_exists(sql))
     live = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all())
     # Triggers no longer narrowed: a repair of the search index (a rebuild) ran meanwhile and indexed every row.
     if state.fill and all((live.get(n) or "").strip() == sql for n, sql in state.narrowed.items()):
-        conn.exec_driver_sql(state.fill)
-        _replace_triggers(conn, state.triggers)
+        if _step(conn, state.fill):
+            _replace_triggers(conn, state.triggers)
+        else:       # new rows not indexed: no triggers at all, so the next check rebuilds the whole index
+            for name in state.narrowed:
+                conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS "{name}"')
     conn.exec_driver_sql(f"DELETE FROM {STATE_TABLE} WHERE entity = ?", (entity,))
     if conn.exec_driver_sql(f"SELECT 1 FROM {STATE_TABLE}").first() is None:
         conn.exec_driver_sql(f"DROP TABLE {STATE_TABLE}")
 
 
+def _step(conn: Connection, sql: str) -> bool:
+    """Runs `sql` in a savepoint; False (logged, rolled back) when the database refuses it."""
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(sql)
+        return True
+    except DBAPIError as exc:
+        log.warning("finishing a bulk import: skipped %s (%s)", sql, exc.orig)
+        return False
+
+
 def _replace_triggers(conn: Connection, triggers: dict[str, str]) -> None:
     for name, sql in triggers.items():
         conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS "{name}"')
-        conn.exec_driver_sql(sql)
+        _step(conn, sql)
 
 
 def _if_not_exists(sql: str) -> str:

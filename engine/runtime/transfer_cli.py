@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -41,14 +42,30 @@ def cmd_import(args: argparse.Namespace) -> int:
                               report=args.report, progress=progress)
     else:
         actor = _actor(config, engine, tables, args.as_user)
-        result = import_csv(records, actor, args.entity, args.file, dry_run=args.dry_run,
-                            report=args.report, chunk_size=args.chunk_size, progress=progress,
-                            workers=args.workers, bulk=_bulk_choice(args), after_batch=_batch_pause())
+        with _stop_signals_as_exit():
+            result = import_csv(records, actor, args.entity, args.file, dry_run=args.dry_run,
+                                report=args.report, chunk_size=args.chunk_size, progress=progress,
+                                workers=args.workers, bulk=_bulk_choice(args), after_batch=_batch_pause())
     print(result.summary())
     if result.refused:
         where = f"; see {args.report}" if args.report else "; write them out with --report FILE"
         print(f"{result.refused:,} rows refused{where}", file=sys.stderr)
     return 0 if not result.refused else 3
+
+
+@contextmanager
+def _stop_signals_as_exit() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) end the import as Ctrl-C does: through its
+    `finally`, so a bulk import builds its indexes again before the process ends."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    kept = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            signal.signal(sig, handler)
 
 
 def _bulk_choice(args: argparse.Namespace) -> bool | None:

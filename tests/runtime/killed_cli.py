@@ -1,4 +1,4 @@
-"""Run `crm` in a real subprocess and kill it (SIGKILL) once it prints a marker line.
+"""Run `crm` in a real subprocess and kill it (SIGKILL, or another signal) once it prints a marker line.
 
     crm_killed_at(["migrate", "--config", cfg, "--db", url], "ran:", pause_env="CRM_MIGRATE_STEP_PAUSE")
 
@@ -17,8 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def crm_killed_at(args: list[str], marker: str, *, pause_env: str, settle: float = 0.0) -> None:
-    """Runs `crm ARGS`, waits for a line containing `marker`, then `settle` seconds, and kills it."""
+def crm_killed_at(args: list[str], marker: str, *, pause_env: str, settle: float = 0.0,
+                  sig: int = signal.SIGKILL) -> None:
+    """Runs `crm ARGS`, waits for a line containing `marker`, then `settle` seconds, and sends it `sig`."""
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", *args], cwd=ROOT,
                             env={**os.environ, pause_env: "30"},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -27,6 +28,6 @@ def crm_killed_at(args: list[str], marker: str, *, pause_env: str, settle: float
         while marker not in (line := proc.stdout.readline()):
             assert line, f"crm {args[0]} ended before printing {marker!r}"
         time.sleep(settle)
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(sig)
     finally:
         proc.wait(timeout=30)

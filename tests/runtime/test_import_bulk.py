@@ -6,6 +6,10 @@ is test_import_export's (deals linking accounts, owned, with an autonumber).
 """
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ import sqlalchemy as sa
 from engine.cli import main as crm_main
 from engine.runtime import import_bulk
 from engine.runtime.actor import SYSTEM
-from engine.runtime.import_bulk import STATE_TABLE, estimated_rows, worth_it
+from engine.runtime.import_bulk import STATE_TABLE, BulkLoad, estimated_rows, repair_interrupted, worth_it
 from engine.runtime.importer import import_csv
 from engine.runtime.records import Records
 from engine.runtime.search import ensure_search_index
@@ -191,3 +195,51 @@ def test_an_import_that_fails_in_bulk_mode_restores_the_indexes(crm, tmp_path):
     assert schema(records.engine) == before
     search_index_ok(records)
     assert len(records.list(SYSTEM, "deal", search="acme", limit=1000).rows) == 7      # the two batches written
+
+
+def test_an_import_stopped_by_sigterm_builds_its_indexes_before_it_ends(crm, tmp_path, db_url):
+    records, people = crm
+    if records.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite imports in bulk mode")
+    ensure_search_index(records.engine, records.config)
+    add_accounts(records, "ACME", "Initech", owner=people["alice"])
+    before = schema(records.engine)
+    path = deals_csv(tmp_path / "big.csv", " big", 200)
+    crm_killed_at(["import", "deal", str(path), "--config", str(Path(records.config.root)), "--db", db_url,
+                   "--drop-indexes", "--chunk-size", "20", "--workers", "0", "--quiet"],
+                  "written:", pause_env="CRM_IMPORT_BATCH_PAUSE", sig=signal.SIGTERM)
+    assert len(all_rows(records, "deal")) == 20           # one batch committed, then stopped
+    assert schema(records.engine) == before                # finished by the import itself: nothing to repair
+    with records.engine.connect() as conn:
+        assert not sa.inspect(conn).has_table(STATE_TABLE)
+    search_index_ok(records)
+    assert len(records.list(SYSTEM, "deal", search="big", limit=1000).rows) == 20
+
+
+def test_a_finish_whose_recorded_sql_no_longer_applies_skips_it_and_migrate_completes(crm, db_url):
+    """A migration run during a bulk import may rename a column a dropped index named: the
+    finish skips that index instead of failing at every later import, migration or start."""
+    records, people = crm
+    if records.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite imports in bulk mode")
+    ensure_search_index(records.engine, records.config)
+    add_accounts(records, "ACME", "Initech", owner=people["alice"])
+    before = schema(records.engine)
+    entity = records.config.entities["deal"]
+    BulkLoad.begin(records.engine, entity)
+    import_bulk._HELD.clear()                               # as if its process were gone
+    with records.engine.begin() as conn:
+        text = conn.execute(sa.text(f"SELECT state FROM {STATE_TABLE}")).scalar_one()
+        state = json.loads(text)
+        state["indexes"].append('CREATE INDEX ix_deal_gone ON deal (no_such_column)')
+        ended = subprocess.Popen([sys.executable, "-c", "pass"])
+        ended.wait()
+        state["pid"] = ended.pid                           # a process that has ended
+        conn.execute(sa.text(f"UPDATE {STATE_TABLE} SET state = :s"), {"s": json.dumps(state)})
+    assert repair_interrupted(records.engine)               # no error: the bad statement is skipped
+    with records.engine.connect() as conn:
+        assert not sa.inspect(conn).has_table(STATE_TABLE)
+    assert schema(records.engine) == before
+    assert crm_main(["migrate", "--config", str(Path(records.config.root)), "--db", db_url]) == 0
+    assert schema(records.engine) == before
+    search_index_ok(records)
