@@ -162,12 +162,15 @@ def test_an_import_killed_in_bulk_mode_is_finished_by_the_next_migrate_import_or
     elif repair == "import":
         import_csv(records, SYSTEM, "deal", deals_csv(tmp_path / "next.csv", " next", 3), bulk=False)
     else:
-        # `crm serve` finishes it before it listens; the server itself is not what this test is about.
+        # `crm serve` finishes it before it listens; the server itself is not what this test is about,
+        # and its start-up gc.freeze is for a server process only (it would freeze this test session's heap).
         import uvicorn
 
+        from ui import serve as serve_module
         from ui.serve import ServeOptions, serve
         served = []
         monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))
+        monkeypatch.setattr(serve_module, "freeze_startup_objects", lambda: None)
         monkeypatch.setenv("CRM_SECRET_KEY", "bulk-import-repair-test-session-key-0123456789")
         assert serve(ServeOptions(config_dir=config_dir, db_url=db_url)) == 0 and served
     assert schema(records.engine) == before
