@@ -138,14 +138,21 @@ def test_bulk_mode_is_chosen_for_a_file_as_large_as_its_table_unless_indexes_are
     search_index_ok(records)
 
 
-@pytest.mark.parametrize("repair", ["migrate", "import", "serve"])
-def test_an_import_killed_in_bulk_mode_is_finished_by_the_next_migrate_import_or_serve(
-        crm, tmp_path, db_url, repair, monkeypatch):
+@pytest.fixture
+def bulk_ready(crm):
+    """The company on SQLite (PostgreSQL imports have no bulk mode), its search index made, two accounts."""
     records, people = crm
     if records.engine.dialect.name != "sqlite":
         pytest.skip("only SQLite imports in bulk mode")
     ensure_search_index(records.engine, records.config)
     add_accounts(records, "ACME", "Initech", owner=people["alice"])
+    return records, people
+
+
+@pytest.mark.parametrize("repair", ["migrate", "import", "serve"])
+def test_an_import_killed_in_bulk_mode_is_finished_by_the_next_migrate_import_or_serve(
+        bulk_ready, tmp_path, db_url, repair, monkeypatch):
+    records, _ = bulk_ready
     import_csv(records, SYSTEM, "deal", deals_csv(tmp_path / "old.csv", " old", 5), bulk=False)
     before = schema(records.engine)
     config_dir = str(Path(records.config.root))
@@ -200,12 +207,8 @@ def test_an_import_that_fails_in_bulk_mode_restores_the_indexes(crm, tmp_path):
     assert len(records.list(SYSTEM, "deal", search="acme", limit=1000).rows) == 7      # the two batches written
 
 
-def test_an_import_stopped_by_sigterm_builds_its_indexes_before_it_ends(crm, tmp_path, db_url):
-    records, people = crm
-    if records.engine.dialect.name != "sqlite":
-        pytest.skip("only SQLite imports in bulk mode")
-    ensure_search_index(records.engine, records.config)
-    add_accounts(records, "ACME", "Initech", owner=people["alice"])
+def test_an_import_stopped_by_sigterm_builds_its_indexes_before_it_ends(bulk_ready, tmp_path, db_url):
+    records, _ = bulk_ready
     before = schema(records.engine)
     path = deals_csv(tmp_path / "big.csv", " big", 200)
     crm_killed_at(["import", "deal", str(path), "--config", str(Path(records.config.root)), "--db", db_url,
@@ -219,14 +222,10 @@ def test_an_import_stopped_by_sigterm_builds_its_indexes_before_it_ends(crm, tmp
     assert len(records.list(SYSTEM, "deal", search="big", limit=1000).rows) == 20
 
 
-def test_a_finish_whose_recorded_sql_no_longer_applies_skips_it_and_migrate_completes(crm, db_url):
+def test_a_finish_whose_recorded_sql_no_longer_applies_skips_it_and_migrate_completes(bulk_ready, db_url):
     """A migration run during a bulk import may rename a column a dropped index named: the
     finish skips that index instead of failing at every later import, migration or start."""
-    records, people = crm
-    if records.engine.dialect.name != "sqlite":
-        pytest.skip("only SQLite imports in bulk mode")
-    ensure_search_index(records.engine, records.config)
-    add_accounts(records, "ACME", "Initech", owner=people["alice"])
+    records, _ = bulk_ready
     before = schema(records.engine)
     entity = records.config.entities["deal"]
     BulkLoad.begin(records.engine, entity)
