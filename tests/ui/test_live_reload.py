@@ -80,6 +80,8 @@ def test_two_servers_switch_to_a_pushed_revision_within_2_s_without_a_failed_req
     folder, first = pushed
     apps = [_app(db_url) for _ in range(2)]
     clients = []
+    stop = threading.Event()
+    thread: threading.Thread | None = None
     try:
         for app, _ in apps:
             client = TestClient(app, follow_redirects=False)
@@ -92,7 +94,6 @@ def test_two_servers_switch_to_a_pushed_revision_within_2_s_without_a_failed_req
         reader = TestClient(apps[0][0], follow_redirects=False)
         assert sign_in(reader, "anna").status_code == 303
         statuses: list[int] = []
-        stop = threading.Event()
 
         def read() -> None:
             while not stop.is_set():
@@ -118,6 +119,9 @@ def test_two_servers_switch_to_a_pushed_revision_within_2_s_without_a_failed_req
                 app.state.services.records.create(SYSTEM, "deal", {"name": "Small", "amount": 50})
         assert time.monotonic() - pushed_at < 10
     finally:
+        stop.set()                        # a failed check must not leave the reader running (pytest would never end)
+        if thread is not None:
+            thread.join(timeout=10)
         for client in clients:
             client.__exit__(None, None, None)
         for _, engine in apps:
