@@ -23,7 +23,7 @@ import re
 import secrets
 import weakref
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
@@ -141,18 +141,14 @@ def _current_url(request: Request) -> tuple[str, str]:
     scope = request.scope
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
     key = (scope.get("scheme", "http"), scope.get("server"), host, scope["path"], scope.get("query_string", b""))
-    try:
-        found = _CURRENT_URLS.get(key)
-    except TypeError:                 # a server given as a list: not remembered
-        key, found = None, None
-    if found is None:
+
+    def build() -> tuple[str, str]:
         url = request.url
-        if len(_CURRENT_URLS) >= URLS_KEPT:
-            _CURRENT_URLS.clear()
-        found = (url.path, url.path + (f"?{url.query}" if url.query else ""))
-        if key is not None:
-            _CURRENT_URLS[key] = found
-    return found
+        return url.path, url.path + (f"?{url.query}" if url.query else "")
+    try:
+        return _kept(_CURRENT_URLS, key, build)
+    except TypeError:                 # a server given as a list: not remembered
+        return build()
 
 
 _CURRENT_URLS: dict[tuple[Any, ...], tuple[str, str]] = {}
@@ -221,12 +217,7 @@ def _nav_current(context: Context, nav: Navigation, is_admin: bool) -> tuple[Any
     request = context["request"]
     router = request.scope.get("router") or request.scope.get("app")
     key = (id(nav), bool(is_admin), id(router), str(request.base_url), context["current_path"])
-    found = _NAV_CURRENT.get(key)
-    if found is None:
-        if len(_NAV_CURRENT) >= URLS_KEPT:
-            _NAV_CURRENT.clear()
-        found = _NAV_CURRENT[key] = (nav, router, _find_nav_current(context, nav, is_admin))
-    return found[2]
+    return _kept(_NAV_CURRENT, key, lambda: (nav, router, _find_nav_current(context, nav, is_admin)))[2]
 
 
 _NAV_CURRENT: dict[tuple[Any, ...], tuple[Navigation, Any, tuple[Any, ...]]] = {}
@@ -349,15 +340,9 @@ def _csrf_field(context: Context) -> Markup:
 def _csrf_headers(context: Context) -> Markup:
     """`{"X-CSRF-Token": csrf_token}|tojson` (base.html's `hx-headers`), remembered per token:
     a session asks for the same answer on each of its pages."""
-    token = context["csrf_token"]
-    found = _CSRF_HEADERS.get(token)
-    if found is None:
-        if len(_CSRF_HEADERS) >= URLS_KEPT:
-            _CSRF_HEADERS.clear()
-        policies = context.environment.policies
-        found = _CSRF_HEADERS[token] = htmlsafe_json_dumps(
-            {"X-CSRF-Token": token}, dumps=policies["json.dumps_function"], **policies["json.dumps_kwargs"])
-    return found
+    token, policies = context["csrf_token"], context.environment.policies
+    return _kept(_CSRF_HEADERS, token, lambda: htmlsafe_json_dumps(
+        {"X-CSRF-Token": token}, dumps=policies["json.dumps_function"], **policies["json.dumps_kwargs"]))
 
 
 _CSRF_HEADERS: dict[str, Markup] = {}
@@ -370,12 +355,7 @@ def _static(context: Context, path: str) -> str:
     request = context["request"]
     router = request.scope.get("router") or request.scope.get("app")
     key = (id(router), str(request.base_url), path)
-    found = _STATIC.get(key)
-    if found is None:
-        if len(_STATIC) >= URLS_KEPT:
-            _STATIC.clear()
-        found = _STATIC[key] = (router, str(_url_for(context, "static", path=path).path))
-    return found[1]
+    return _kept(_STATIC, key, lambda: (router, str(_url_for(context, "static", path=path).path)))[1]
 
 
 @pass_context
@@ -390,17 +370,24 @@ def _url_for(context: Context, name: str, /, **path_params: Any) -> URL:
     router = request.scope.get("router") or request.scope.get("app")
     try:
         key = (id(router), str(request.base_url), name, tuple(sorted(path_params.items())) if path_params else ())
-        found = _URLS.get(key)
+        # the router is kept with its answer, so its id is never reused by another router
+        return _kept(_URLS, key, lambda: (router, request.url_for(name, **path_params)))[1]
     except TypeError:                 # an unhashable parameter: not remembered
         return request.url_for(name, **path_params)
-    if found is None:
-        if len(_URLS) >= URLS_KEPT:
-            _URLS.clear()
-        # the router is kept with its answer, so its id is never reused by another router
-        found = _URLS[key] = (router, request.url_for(name, **path_params))
-    return found[1]
 
 
+T = TypeVar("T")
 URLS_KEPT = 4096      # a bound: record ids in url_for(), or made-up Host headers, would grow it forever
+
+
+def _kept(cache: dict[Any, T], key: Hashable, build: Callable[[], T]) -> T:
+    """`cache[key]`, built and stored when missing; a full cache (URLS_KEPT answers) is emptied first.
+    Raises TypeError for an unhashable key."""
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= URLS_KEPT:
+            cache.clear()
+        found = cache[key] = build()
+    return found
 _URLS: dict[tuple[Any, ...], tuple[Any, URL]] = {}
 _STATIC: dict[tuple[Any, ...], tuple[Any, str]] = {}
