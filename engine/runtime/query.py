@@ -26,6 +26,7 @@ from sqlalchemy.sql.expression import FromClause
 
 from ..metadata import model as m
 from .actor import Actor
+from .clock_watch import clock_reads, depends_on_clock
 from .errors import ValidationFailed
 from .exprs import RecordExpressions
 from .linked import linked_columns
@@ -122,18 +123,22 @@ class RecordQuery:
             found = cache.get(key)
             if found is not None:
                 return found, binds
-        built = self._page(self.exprs, actor, entity, **args)  # type: ignore[arg-type]
-        if key is not None and form is not None and self.searches_seen.get(key) is None:
-            # Typing sends a new search on every keystroke: most are asked once, so a search is
-            # cached (and built a second time for the clock check) only when it is asked again.
-            self.searches_seen.put(key, True)
+        if key is None or (form is not None and self.searches_seen.get(key) is None):
+            built = self._page(self.exprs, actor, entity, **args)  # type: ignore[arg-type]
+            if key is not None:
+                # Typing sends a new search on every keystroke: most are asked once, so a search is
+                # cached (and built a second time for the clock check) only when it is asked again.
+                self.searches_seen.put(key, True)
             return built, binds
-        if key is not None:
-            # Cached only if building it at another moment gives the same statement (no clock in it).
+        # Cached only if building it at another moment gives the same statement (no clock in it).
+        with clock_reads(tell_outer=False):
+            built = self._page(self.exprs, actor, entity, **args)  # type: ignore[arg-type]
             probe = RecordExpressions(self.config, self.tables, lambda: self.exprs.clock() + CLOCK_PROBE)
             again = self._page(probe, actor, entity, **args)  # type: ignore[arg-type]
-            if same_statement(built.rows, again.rows) and same_statement(built.count, again.count):
-                cache.put(key, built)
+        if same_statement(built.rows, again.rows) and same_statement(built.count, again.count):
+            cache.put(key, built)
+        else:
+            depends_on_clock()
         return built, binds
 
     def _search_form(self, actor: Actor, entity: str, search: str | None) -> SearchForm | None:
@@ -151,10 +156,14 @@ class RecordQuery:
         found = self.statements.get(key)
         if found is not None:
             return found  # type: ignore[no-any-return]
-        built = self._matching(self.exprs, actor, entity, column, sort)
-        probe = RecordExpressions(self.config, self.tables, lambda: self.exprs.clock() + CLOCK_PROBE)
-        if same_statement(built, self._matching(probe, actor, entity, column, sort)):
+        with clock_reads(tell_outer=False):
+            built = self._matching(self.exprs, actor, entity, column, sort)
+            probe = RecordExpressions(self.config, self.tables, lambda: self.exprs.clock() + CLOCK_PROBE)
+            again = self._matching(probe, actor, entity, column, sort)
+        if same_statement(built, again):
             self.statements.put(key, built)
+        else:
+            depends_on_clock()
         return built
 
     def _matching(self, exprs: RecordExpressions, actor: Actor, entity: str, column: str,

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from ..metadata import model as m
 from .actor import Actor
 from .audit import AuditEntry, AuditLog
+from .clock_watch import watched
 from .direct_reads import all_mappings, first_mapping, run_read
 from .errors import Conflict, Forbidden, NotFound, Problems, StaleVersion, ValidationFailed
 from .exprs import RecordExpressions
@@ -94,7 +95,8 @@ class Records:
         self.config = config
         self.engine = engine
         self.tables = tables
-        self.clock = clock
+        # Watched: a page that asked it depends on the time and is not kept (ui/page_memo.py).
+        self.clock = clock = watched(clock)
         self.permissions = permissions or Permissions(config, tables, engine)
         self.exprs = RecordExpressions(config, tables, clock)
         self.audit = AuditLog(tables.audit, config.revision)

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from ...metadata import model as m
 from ..actor import Actor
+from ..clock_watch import watched
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..permissions import Permissions
 from ..query import row_to_dict
@@ -97,7 +98,7 @@ class Reports:
     def __init__(self, config: m.Config, engine: Engine, tables: Tables, *,
                  permissions: Permissions | None = None, clock: Callable[[], dt.datetime] = utc_now,
                  records: Records | None = None):
-        self.config, self.engine, self.tables, self.clock = config, engine, tables, clock
+        self.config, self.engine, self.tables, self.clock = config, engine, tables, watched(clock)
         self.permissions = permissions or Permissions(config, tables, engine)
         self.records = records
 
