@@ -166,6 +166,9 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--secure-cookies", action="store_true",
                    help="mark the session cookie Secure (use whenever the site is served over HTTPS)")
     p.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
+    p.add_argument("--no-page-memo", action="store_true",
+                   help="render every record page (by default, on SQLite, a page is served again "
+                        "while the database is unchanged)")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     p.add_argument("--worker", action="store_true",
                    help="also run the job queue consumer (`crm worker`) in this process (one-machine installs)")
@@ -178,6 +181,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(ServeOptions(config_dir=args.config, db_url=args.db, host=args.host, port=args.port,
                               secure_cookies=args.secure_cookies,
                               access_log=not getattr(args, "no_access_log", False),
+                              page_memo=not getattr(args, "no_page_memo", False),
                               workers=max(1, args.workers), worker=args.worker,
                               worker_threads=max(1, args.worker_threads)))
 

@@ -57,13 +57,16 @@ class DatabaseNotReady(RuntimeError):
 
 def create_app(config: m.Config, engine: Engine, *, secret_key: str, secure_cookies: bool = False,
                session_max_age: int = 12 * 60 * 60, login_throttle: LoginThrottle | None = None,
-               max_body_bytes: int = 32 * 1024 * 1024, live_reload: bool = True) -> Starlette:
+               max_body_bytes: int = 32 * 1024 * 1024, live_reload: bool = True,
+               page_memo: bool = True) -> Starlette:
     """The UI for one configuration on one database.
 
     `secure_cookies` marks the session cookie Secure (set it whenever the site
     is served over HTTPS); `session_max_age` is in seconds; `login_throttle`
     decides how failed logins are slowed (tests inject one that does not sleep).
     `live_reload=False` serves `config` only, whatever revision becomes active.
+    `page_memo=False` renders every record page (ui/page_memo.py keeps them on SQLite while
+    the database is unchanged).
     """
     if len(secret_key) < 32:
         raise ValueError("secret_key must be at least 32 characters")
@@ -84,6 +87,7 @@ def create_app(config: m.Config, engine: Engine, *, secret_key: str, secure_cook
     app.state.templates = build_templates()
     app.state.login_throttle = login_throttle or LoginThrottle()
     app.state.live_reload = live_reload
+    app.state.page_memo = page_memo
     return app
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import inspect
 DEFAULT_CONFIG_DIR = "configs"
 PUSH_AUTHOR = "crm serve"
 SECURE_COOKIES_ENV = "CRM_SECURE_COOKIES"     # app_factory's --secure-cookies
+NO_PAGE_MEMO_ENV = "CRM_NO_PAGE_MEMO"         # app_factory's --no-page-memo
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class ServeOptions:
     workers: int = 1               # uvicorn worker processes
     worker: bool = False           # run the job queue consumer in this process too
     worker_threads: int = 2
+    page_memo: bool = True         # False: render every record page (ui/page_memo.py)
 
 
 class ServeRefused(Exception):
@@ -93,9 +95,11 @@ def serve(options: ServeOptions) -> int:
             engine.dispose()
             os.environ["CRM_DATABASE_URL"] = url
             os.environ[SECURE_COOKIES_ENV] = "1" if options.secure_cookies else ""
+            os.environ[NO_PAGE_MEMO_ENV] = "" if options.page_memo else "1"
             uvicorn.run("ui.serve:app_factory", factory=True, workers=options.workers, **run)
         else:
-            app = create_app(config, engine, secret_key=secret_key, secure_cookies=options.secure_cookies)
+            app = create_app(config, engine, secret_key=secret_key, secure_cookies=options.secure_cookies,
+                             page_memo=options.page_memo)
             freeze_startup_objects()
             uvicorn.run(app, **run)
     finally:
@@ -165,7 +169,8 @@ def app_factory():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = make_engine(os.environ.get("CRM_DATABASE_URL"))
     app = create_app(revisions.active_config(engine), engine, secret_key=load_secret_key(),
-                     secure_cookies=bool(os.environ.get(SECURE_COOKIES_ENV)))
+                     secure_cookies=bool(os.environ.get(SECURE_COOKIES_ENV)),
+                     page_memo=not os.environ.get(NO_PAGE_MEMO_ENV))
     freeze_startup_objects()
     return app
 

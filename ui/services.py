@@ -24,6 +24,7 @@ from engine.runtime.users import Users
 from engine.runtime.workflow import Workflow
 
 from .i18n import LOCALE_DIR, Catalogs
+from .page_store import PageMemo
 
 T = TypeVar("T")
 DERIVED_KEPT = 4096     # users (role sets) x languages x entities: bounded all the same
@@ -46,6 +47,8 @@ class Services:
     # What pages derive from this configuration alone (and the user), worked out once: a new
     # revision builds new Services, so nothing here outlives the configuration it came from.
     derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Record pages kept while the database is unchanged (ui/page_memo.py), for this revision only.
+    pages: PageMemo = field(default_factory=PageMemo, compare=False, repr=False)
 
     def derive(self, key: Hashable, build: Callable[[], T]) -> T:
         """`build()`, worked out once per configuration for `key` (which must name everything

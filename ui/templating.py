@@ -86,6 +86,32 @@ def render(request: Request, template: str | Sequence[str], context: Mapping[str
                                       headers=headers)
 
 
+def render_slotted(request: Request, template: str | Sequence[str], context: Mapping[str, Any]) -> tuple[str, ...]:
+    """The page `render` would answer, as text with a stand-in for the session's CSRF token:
+    (text, text, ...) to be joined with the token (`fill_token`). For pages kept for other
+    sessions of the same user (ui/page_memo.py): the token is the only part of a page that
+    differs between two sessions of one user."""
+    templates: Jinja2Templates = request.app.state.templates
+    name = template if isinstance(template, str) else _selected(templates.env, tuple(template))
+    variables = dict(context)            # what Jinja2Templates.TemplateResponse gives the template
+    variables.setdefault("request", request)
+    for processor in templates.context_processors:
+        variables.update(processor(request))
+    variables["csrf_token"] = _TOKEN_SLOT
+    return tuple(templates.env.get_template(name).render(variables).split(_TOKEN_SLOT))
+
+
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+")
+"""What `sessions.csrf_token` makes (token_urlsafe): written the same escaped as HTML and as JSON."""
+
+
+def fill_token(parts: Sequence[str], token: str) -> str:
+    """A `render_slotted` page with the session's token in every place the template wrote it."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise ValueError("a CSRF token outside the urlsafe alphabet")
+    return token.join(parts)
+
+
 _SELECTED: "weakref.WeakKeyDictionary[Environment, dict[tuple[str, ...], str]]" = weakref.WeakKeyDictionary()
 
 

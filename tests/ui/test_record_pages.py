@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from record_helpers import token, world  # noqa: F401  (world is a fixture)
+from record_helpers import token, world, world_with_edits  # noqa: F401  (world is a fixture)
 
 from engine.runtime.actor import SYSTEM
 
@@ -18,11 +18,14 @@ def page_statements(monkeypatch):
     Left out, because they are not the page's: the live-reload watcher's background
     check of `crm_revisions`. And the signed-in user's cached answer is kept for the
     whole test (a loaded machine could otherwise let its 1 s bound lapse between the
-    warm-up request and the counted one, adding one read)."""
+    warm-up request and the counted one, adding one read). Pages are not kept
+    (ui/page_memo.py): these tests count what reading and rendering a page asks."""
     from sqlalchemy import event
 
     from engine.runtime import users
+    from ui import page_memo
     monkeypatch.setattr(users, "SIGNED_IN_TTL", 3600.0)
+    monkeypatch.setattr(page_memo, "change_epoch", lambda engine: None)
 
     def start(world) -> list[str]:
         statements: list[str] = []
@@ -164,18 +167,6 @@ def test_html_in_every_field_is_escaped_on_the_page_and_the_timeline(world):
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html or "&lt;script&gt;" in html
     timeline = pages[0][pages[0].index('<ol class="timeline"'):]
     assert "&lt;img src=x onerror=alert(1)&gt;" in timeline
-
-
-def world_with_edits(monkeypatch, request, edits: dict[str, tuple[str, str]]):
-    """The `world` fixture over record_helpers.FILES with each (old, new) text replaced in its file;
-    an edit that finds nothing fails, so a drifted fixture cannot silently test the plain world."""
-    import record_helpers
-    files = dict(record_helpers.FILES)
-    for path, (old, new) in edits.items():
-        assert old in files[path], (path, old)
-        files[path] = files[path].replace(old, new)
-    monkeypatch.setattr(record_helpers, "FILES", files)
-    return request.getfixturevalue("world")
 
 
 def account_with_one_of_each(world) -> dict:

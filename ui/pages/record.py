@@ -26,6 +26,7 @@ from engine.runtime.errors import NotFound
 
 from .. import urls
 from ..display import Display
+from ..page_memo import kept_or_rendered
 from ..services import Services
 from ..templating import page_templates, render
 from ..web import formatter, request_locale, services, signed_in_actor, translations
@@ -59,11 +60,8 @@ async def record_page(request: Request) -> Response:
     record_id = int(request.path_params["record_id"])
     shown = display_for(request, svc, actor)
 
-    def load() -> dict[str, Any]:
-        with svc.records.reading() as conn:     # every part's read on one pooled connection
-            return read(conn)
-
     def read(conn: Connection) -> dict[str, Any]:
+        # Every part's read on `conn`, the records service's one reading connection for the page.
         record = svc.records.get(actor, entity.name, record_id)        # 404 unless readable
         # Attachments are read only when the form shows a file field (the read re-checks the record).
         files = svc.files.of_record(actor, entity.name, record_id) if _shows_files(entity) else {}
@@ -95,7 +93,8 @@ async def record_page(request: Request) -> Response:
             "workflow": workflow_panel(svc, actor, entity, record, request_locale(request), may_update=can_edit,
                                        user_names=shown.user_names),
         }
-    return render(request, page_templates("record", entity.name), await run_in_threadpool(load))
+    # Served again while the database is unchanged (ui/page_memo.py), else read and rendered.
+    return await kept_or_rendered(request, page_templates("record", entity.name), read)
 
 
 async def related_more(request: Request) -> Response:

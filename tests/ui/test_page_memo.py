@@ -1,0 +1,167 @@
+"""Record pages served again while the database is unchanged (ui/page_memo.py): the same bytes
+a render gives, each session's own CSRF token, never another user's page, never a page older
+than the database (changes by this app or by another process), never a page that shows the time;
+on PostgreSQL, and with the memo turned off, every page is rendered."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from record_helpers import SECRET, csrf_token, world, world_with_edits  # noqa: F401  (world is a fixture)
+from starlette.testclient import TestClient
+
+from ui.app import create_app
+
+
+def memo(client: TestClient):
+    return client.app.state.services.pages
+
+
+def sign_in(world, app, username: str) -> TestClient:
+    """A new session of `username` on `app` (world.signed_in makes a new app each time)."""
+    client = TestClient(app, follow_redirects=False)
+    client.__enter__()
+    world.clients.append(client)
+    answer = client.post("/login", data={"username": username, "password": "pw",
+                                         "csrf_token": csrf_token(client.get("/login").text)})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def page(client: TestClient, record_id: int) -> str:
+    answer = client.get(f"/records/account/{record_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.text
+
+
+def sqlite_only(world) -> None:
+    if world.engine.dialect.name != "sqlite":
+        pytest.skip("pages are kept on SQLite only (PostgreSQL: test_postgresql_renders_every_page)")
+
+
+def test_a_kept_page_is_byte_for_byte_the_page_a_render_gives(world):
+    sqlite_only(world)
+    acme = world.create("anna", "account", name="ACME <b>Kft.</b>", revenue="1500000")
+    world.create("anna", "contact", name="Carl", account=acme["id"])
+    world.create("anna", "activity", subject="Call", account=acme["id"])
+    client = world.signed_in("anna")
+    first = page(client, acme["id"])
+    assert (memo(client).stored, memo(client).hits) == (1, 0)
+    again = page(client, acme["id"])
+    assert (memo(client).stored, memo(client).hits) == (1, 1)
+    assert again == first
+    # The same session on an app that renders every page: the same bytes.
+    rendering = create_app(world.config, world.engine, secret_key=SECRET, page_memo=False)
+    with TestClient(rendering, cookies=dict(client.cookies), follow_redirects=False) as fresh:
+        assert page(fresh, acme["id"]) == first
+        assert fresh.app.state.services.pages.stored == 0
+    assert "ACME &lt;b&gt;Kft.&lt;/b&gt;" in first and csrf_token(first) in first
+
+
+def test_each_session_gets_its_own_csrf_token_in_a_kept_page(world):
+    sqlite_only(world)
+    acme = world.create("anna", "account", name="ACME")
+    one = world.signed_in("anna")
+    other = sign_in(world, one.app, "anna")                 # a second sign-in of anna, same app
+    mine, theirs = page(one, acme["id"]), page(other, acme["id"])
+    assert memo(one).hits == 1                          # the second session was served the kept page
+    assert csrf_token(mine) != csrf_token(theirs)
+    assert csrf_token(mine) not in theirs and csrf_token(theirs) not in mine
+    assert mine.replace(csrf_token(mine), "T") == theirs.replace(csrf_token(theirs), "T")
+    # The kept page's token works: a form posted with it is accepted (here: the language switch),
+    # and the page then comes in the new language (the user's row changed: rendered again).
+    token = csrf_token(theirs)
+    assert re.search(rf'name="csrf_token" value="{token}"', theirs)
+    assert other.post("/preferences/locale", data={"locale": "hu", "csrf_token": token,
+                                                   "next": "/"}).status_code == 303
+    assert '<html lang="hu">' in page(other, acme["id"]) and memo(one).hits == 1
+
+
+def test_a_change_made_through_the_app_shows_on_the_next_request(world):
+    sqlite_only(world)
+    acme = world.create("anna", "account", name="ACME")
+    client = world.signed_in("anna")
+    page(client, acme["id"])
+    assert "ACME" in page(client, acme["id"]) and memo(client).hits == 1
+    world.records.update(world.actor("anna"), "account", acme["id"], {"name": "ACME Renamed"}, None)
+    assert "ACME Renamed" in page(client, acme["id"])
+    world.create("root", "contact", name="Zelda Newcontact", account=acme["id"])   # a related row only
+    assert "Zelda Newcontact" in page(client, acme["id"])
+    assert memo(client).hits == 1
+
+
+def test_a_change_committed_by_another_process_shows_on_the_next_request(world):
+    """Another worker, `crm import` or the sqlite3 shell: a plain sqlite3 connection in a child process."""
+    sqlite_only(world)
+    acme = world.create("anna", "account", name="ACME")
+    client = world.signed_in("anna")
+    page(client, acme["id"])
+    page(client, acme["id"])
+    path = world.engine.url.database
+    subprocess.run([sys.executable, "-c",
+                    "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                    "c.execute('UPDATE account SET name = ? WHERE id = ?', ('Changed Elsewhere', int(sys.argv[2]))); "
+                    "c.commit()", path, str(acme["id"])], check=True, timeout=60)
+    assert "Changed Elsewhere" in page(client, acme["id"])
+    assert memo(client).hits == 1                       # only the second request above
+    assert "Changed Elsewhere" in page(client, acme["id"]) and memo(client).hits == 2
+
+
+def test_a_user_never_gets_another_user_s_kept_page(world):
+    sqlite_only(world)
+    acme = world.create("anna", "account", name="ACME")
+    anna = world.signed_in("anna")
+    # One app for all three: the page anna's request kept is in the memo the others ask.
+    ben, vic = sign_in(world, anna.app, "ben"), sign_in(world, anna.app, "vic")
+    mine = page(anna, acme["id"])
+    assert f'/records/account/{acme["id"]}/edit"' in mine
+    assert ben.get(f"/records/account/{acme['id']}").status_code == 404       # ben may not read it
+    theirs = page(vic, acme["id"])                                            # vic reads all, edits none
+    assert "ACME" in theirs and f'/records/account/{acme["id"]}/edit"' not in theirs and "Vic Viewer" in theirs
+    assert "Anna Adams" in mine and "Vic Viewer" not in mine
+    assert memo(anna).hits == 0 and memo(anna).stored == 2
+
+
+def test_a_page_that_shows_the_time_is_rendered_every_time(db_url, monkeypatch, request):
+    """A formula with `days_since()` asks the records service's clock: the page is not kept."""
+    world = world_with_edits(monkeypatch, request, {"entities/account.yaml": (
+        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n',
+        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n'
+        '  age:       {type: formula, expr: "days_since(founded)", result: int}\n')})
+    acme = world.create("anna", "account", name="ACME", founded="2001-02-03")
+    client = world.signed_in("anna")
+    page(client, acme["id"])
+    page(client, acme["id"])
+    assert (memo(client).stored, memo(client).hits) == (0, 0)
+    # A page that links to an account reads its title through the account's statement, which
+    # holds the formula: not kept either (the clock is judged per statement, not per column).
+    site = world.create("anna", "site", name="Plant", account=acme["id"])
+    assert client.get(f"/records/site/{site['id']}").status_code == 200
+    assert memo(client).stored == 0
+
+
+def test_postgresql_renders_every_page(world):
+    if world.engine.dialect.name == "sqlite":
+        pytest.skip("PostgreSQL only")
+    acme = world.create("anna", "account", name="ACME")
+    client = world.signed_in("anna")
+    assert page(client, acme["id"]) == page(client, acme["id"])
+    assert (memo(client).stored, memo(client).hits) == (0, 0)
+
+
+def test_turned_off_every_page_is_rendered(world):
+    acme = world.create("anna", "account", name="ACME")
+    app = create_app(world.config, world.engine, secret_key=SECRET, page_memo=False)
+    signed = world.signed_in("anna")
+    with TestClient(app, cookies=dict(signed.cookies), follow_redirects=False) as client:
+        assert page(client, acme["id"]) == page(client, acme["id"])
+        assert (memo(client).stored, memo(client).hits) == (0, 0)
+
+
+def test_a_request_for_a_page_that_is_not_there_keeps_nothing(world):
+    client = world.signed_in("anna")
+    assert client.get("/records/account/987654").status_code == 404
+    assert client.get("/records/account/987654").status_code == 404
+    assert (memo(client).stored, memo(client).hits) == (0, 0)
