@@ -87,6 +87,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--sort", default="tottime", help="pstats sort key: tottime or cumulative")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--no-page-memo", action="store_true",
+                        help="read and render every record page (what a page costs when the database changed)")
     parser.add_argument("--user", default="bench")
     parser.add_argument("--password", default="benchpass")
     parser.add_argument("--dump", help="write the profile's stats to this file")
@@ -97,7 +99,7 @@ def main() -> None:
     if args.keep_signed_in:
         users.SIGNED_IN_TTL = 3600.0
     engine = make_engine(f"sqlite:///{args.db}")
-    app = create_app(load_config(CONFIG), engine, secret_key=SECRET)
+    app = create_app(load_config(CONFIG), engine, secret_key=SECRET, page_memo=not args.no_page_memo)
     cookie = sign_in(app, args.user, args.password)
     anyio.to_thread.run_sync = _inline
     statements = [0]

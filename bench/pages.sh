@@ -8,6 +8,9 @@
 #   CRM_BENCH_INDEXES=single bench/pages.sh 0.1      # the app without the composite indexes the
 #       engine derives from list filters + sort (single-column ones only, like the floor):
 #       serves a copy /tmp/benchapp/s<SCALE>-single.sqlite3 made by bench/single_column_db.py
+#   CRM_BENCH_PAGE_MEMO=off bench/pages.sh 0.1       # `crm serve --no-page-memo`: every record
+#       page read and rendered (by default a page is served again while the database is unchanged,
+#       ui/page_memo.py: the harness asks for one account again and again, on a database nobody writes)
 #
 # What it does, in order (nothing outside /tmp and bench/results/ is written):
 #  1. Tools: if wrk, curl, taskset, setsid or sqlite3 are missing, runs
@@ -55,7 +58,13 @@ case ${CRM_BENCH_INDEXES:-derived} in
     APP_DB_NAME='s$SCALE-single' ;;
   *) echo "bench/pages.sh: CRM_BENCH_INDEXES must be derived or single" >&2; exit 2 ;;
 esac
-export APP_START='CRM_SECRET_KEY=bench-page-benchmark-session-key-0123456789abcdef exec .venv/bin/crm serve --config bench/config --db "sqlite:////tmp/benchapp/'"$APP_DB_NAME"'.sqlite3" --host 127.0.0.1 --port "$APP_PORT" --no-access-log'
+SERVE_FLAGS=--no-access-log
+case ${CRM_BENCH_PAGE_MEMO:-on} in
+  on) ;;
+  off) APP_NAME="$APP_NAME, --no-page-memo"; SERVE_FLAGS="$SERVE_FLAGS --no-page-memo" ;;
+  *) echo "bench/pages.sh: CRM_BENCH_PAGE_MEMO must be on or off" >&2; exit 2 ;;
+esac
+export APP_START='CRM_SECRET_KEY=bench-page-benchmark-session-key-0123456789abcdef exec .venv/bin/crm serve --config bench/config --db "sqlite:////tmp/benchapp/'"$APP_DB_NAME"'.sqlite3" --host 127.0.0.1 --port "$APP_PORT" '"$SERVE_FLAGS"
 export APP_HEALTH=/healthz
 export APP_COOKIE_CMD='bench/app_cookie.sh "http://127.0.0.1:$APP_PORT" bench benchpass'
 ACCOUNT_ID=${ACCOUNT_ID:-4242}
@@ -79,7 +88,7 @@ folder=$(sed -n 's/.*servers stopped; results in \(.*\)$/\1/p' "$log" | tail -n 
 rm -f "$log"
 [ "$status" = 0 ] || exit "$status"
 mkdir -p bench/results
-out="bench/results/pages-s$SCALE$([ "${CRM_BENCH_INDEXES:-derived}" = single ] && echo -single || true)-$(basename "$folder").md"
+out="bench/results/pages-s$SCALE$([ "${CRM_BENCH_INDEXES:-derived}" = single ] && echo -single || true)$([ "${CRM_BENCH_PAGE_MEMO:-on}" = off ] && echo -nomemo || true)-$(basename "$folder").md"
 { echo "# Page benchmark, scale $SCALE: $(basename "$folder")"; echo
   echo '```'; cat "$folder/meta.txt"; echo '```'; echo
   cat "$folder/results.md"; } >"$out"
