@@ -9,10 +9,9 @@ recently used out first) with everything it was rendered from in its key or its 
 - the key: the user (the whole `Actor`: id, roles, team, language), the UI language, the
   site address and root path, the path and query string, the `HX-Request` header and the
   company's date (so a day boundary starts afresh, whatever the page shows);
-- the check (engine/runtime/change_epoch.py): the SQLite database's change epoch read on
-  the connection the request reads with; any commit since the page was rendered (by this
-  process, another worker, `crm import`, the sqlite3 shell) moves it, and the page is read
-  and rendered again. Users, roles given in the database, the active configuration revision
+- the check (engine/runtime/change_epoch.py): the SQLite database's change epoch, read
+  before the page's reads; any commit since the page was rendered (by this process, another
+  worker, `crm import`, the sqlite3 shell) moves it, and the page is read and rendered again. Users, roles given in the database, the active configuration revision
   and the alerts' messages live in that database too; a new configuration revision makes new
   `Services`, so its pages start empty;
 - never kept: a page whose reads asked the clock (engine/runtime/clock_watch.py: a `now()`
@@ -62,16 +61,16 @@ async def kept_or_rendered(request: Request, template: str | Sequence[str],
         epoch = epochs.current() if epochs is not None else None   # before the reads (change_epoch.py)
     except sqlite3.Error:
         epoch = None
-    if epoch is None:
+    token = sessions.csrf_token(request)
+    if epoch is None or not TOKEN_SHAPE.fullmatch(token):
         return render(request, template, await run_in_threadpool(_read_page, svc, read))
 
     memo: PageMemo = svc.pages
     key = _page_key(request)
-    token = sessions.csrf_token(request)
     parts = memo.get(key, epoch)
     if parts is None:
         context, timed = await run_in_threadpool(_timed_read, svc, read)
-        if timed or not TOKEN_SHAPE.fullmatch(token):
+        if timed:
             return render(request, template, context)
         parts = render_slotted(request, template, context)
         memo.put(key, epoch, parts)

@@ -9,9 +9,10 @@ data alone, which may be served again while the data is unchanged (ui/page_memo.
 
 Per thread: a page's reads run in one worker thread. A clock read outside any
 `clock_reads()` block is not noted anywhere. Building a list statement reads the clock
-whatever the statement holds; engine/runtime/query.py builds it twice at two moments and
-tells (`depends_on_clock`) only when the two differ, so a statement kept for reuse never
-counts as a clock read.
+whatever the statement holds; engine/runtime/query.py builds it at other moments too and
+tells (`depends_on_clock`) only when it differs at another time of the same day: a
+statement kept for reuse, or one holding only the date (`today()`, `days_since()`, a
+period), is no clock read for a page that has the company's date in its key.
 """
 from __future__ import annotations
 
@@ -63,6 +64,21 @@ def clock_reads(*, tell_outer: bool = True) -> Iterator[ClockReads]:
         _local.reads = outer
         if tell_outer and outer is not None and reads.asked:
             outer.asked = True
+
+
+TIMELESS, DATED, TIMED = "timeless", "dated", "timed"
+"""What a statement depends on: nothing of the clock; the company's date only; the time."""
+
+
+def same_day_shift(now: dt.datetime, zone: dt.tzinfo) -> dt.timedelta | None:
+    """A shift of `now` by hours, minutes and seconds that stays on the same date in `zone`
+    (backwards in the afternoon, forwards in the morning); None if a time change makes it leave
+    the day. A statement built at both moments is the same if it holds the date but not the time."""
+    local = now.astimezone(zone)
+    shift = dt.timedelta(hours=5, minutes=7, seconds=11, microseconds=3)
+    if local.hour >= 12:
+        shift = -shift
+    return shift if (now + shift).astimezone(zone).date() == local.date() else None
 
 
 def depends_on_clock() -> None:

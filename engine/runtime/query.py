@@ -18,7 +18,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Select, Table, and_, bindparam, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,7 +27,7 @@ from sqlalchemy.sql.expression import FromClause
 
 from ..metadata import model as m
 from .actor import Actor
-from .clock_watch import clock_reads, depends_on_clock
+from .clock_watch import DATED, TIMED, TIMELESS, clock_reads, depends_on_clock, same_day_shift
 from .errors import ValidationFailed
 from .exprs import RecordExpressions
 from .linked import linked_columns
@@ -41,6 +42,7 @@ COMPUTED = ("formula", "rollup")
 SORTABLE_SYSTEM = ("id", "created_at", "updated_at", "version")
 CLOCK_PROBE = dt.timedelta(days=400, hours=13, minutes=7, seconds=11, microseconds=3)
 """How far from now a list statement is built a second time, to see whether it depends on the clock."""
+T = TypeVar("T")
 MATCHING = "crm_matching"
 matching_param = bindparam(MATCHING, type_=Integer)
 """The value `RecordQuery.matching` statements compare their column with, given at execution."""
@@ -69,6 +71,8 @@ class RecordQuery:
         self.statements = StatementCache()                   # list statements by shape (list_statement.py)
         self.searches = StatementCache(64)                   # searched lists' (their own: many, short-lived)
         self.searches_seen = StatementCache(256)             # searches asked once (see bound_page)
+        self.clock_kinds = StatementCache(256)               # DATED or TIMED, by the key of a statement not cached
+        self.zone = ZoneInfo(config.company.timezone)        # `today()` is the company's date
 
     def select(self, actor: Actor, entity: str, *, filter_expr: str | None = None,
                where: Mapping[str, Any] | None = None, search: str | None = None,
@@ -130,15 +134,8 @@ class RecordQuery:
                 # cached (and built a second time for the clock check) only when it is asked again.
                 self.searches_seen.put(key, True)
             return built, binds
-        # Cached only if building it at another moment gives the same statement (no clock in it).
-        with clock_reads(tell_outer=False):
-            built = self._page(self.exprs, actor, entity, **args)  # type: ignore[arg-type]
-            probe = RecordExpressions(self.config, self.tables, lambda: self.exprs.clock() + CLOCK_PROBE)
-            again = self._page(probe, actor, entity, **args)  # type: ignore[arg-type]
-        if same_statement(built.rows, again.rows) and same_statement(built.count, again.count):
-            cache.put(key, built)
-        else:
-            depends_on_clock()
+        built = self._judged(key, cache, lambda exprs: self._page(exprs, actor, entity, **args),  # type: ignore[arg-type]
+                             lambda a, b: same_statement(a.rows, b.rows) and same_statement(a.count, b.count))
         return built, binds
 
     def _search_form(self, actor: Actor, entity: str, search: str | None) -> SearchForm | None:
@@ -156,15 +153,39 @@ class RecordQuery:
         found = self.statements.get(key)
         if found is not None:
             return found  # type: ignore[no-any-return]
+        return self._judged(key, self.statements, lambda exprs: self._matching(exprs, actor, entity, column, sort),
+                            same_statement)
+
+    def _judged(self, key: Hashable, cache: StatementCache, build: Callable[[RecordExpressions], T],
+                same: Callable[[T, T], bool]) -> T:
+        """`build(self.exprs)`, put in `cache` when building it at another moment gives the same
+        statement (no clock in it). Otherwise it is built anew on every call, and what it depends
+        on is judged once per key and remembered (`clock_kinds`): the date only (`today()`, a
+        period; the same at another time of the company's day) or the time. A page memo is told
+        of the time (clock_watch.depends_on_clock); a date is in its key already. Building reads
+        the clock whatever the statement holds, so those reads are not told."""
+        kind = self.clock_kinds.get(key)
         with clock_reads(tell_outer=False):
-            built = self._matching(self.exprs, actor, entity, column, sort)
-            probe = RecordExpressions(self.config, self.tables, lambda: self.exprs.clock() + CLOCK_PROBE)
-            again = self._matching(probe, actor, entity, column, sort)
-        if same_statement(built, again):
-            self.statements.put(key, built)
-        else:
+            built = build(self.exprs)
+            if kind is None:
+                kind = self._clock_kind(built, build, same)
+                if kind != TIMELESS:
+                    self.clock_kinds.put(key, kind)
+        if kind == TIMELESS:
+            cache.put(key, built)
+        elif kind == TIMED:
             depends_on_clock()
         return built
+
+    def _clock_kind(self, built: T, build: Callable[[RecordExpressions], T], same: Callable[[T, T], bool]) -> str:
+        now = self.exprs.clock()
+        if same(built, build(self._probe(now + CLOCK_PROBE))):
+            return TIMELESS
+        shift = same_day_shift(now, self.zone)
+        return DATED if shift is not None and same(built, build(self._probe(now + shift))) else TIMED
+
+    def _probe(self, at: dt.datetime) -> RecordExpressions:
+        return RecordExpressions(self.config, self.tables, lambda: at)
 
     def _matching(self, exprs: RecordExpressions, actor: Actor, entity: str, column: str,
                   sort: Sequence[str] | None) -> Select:

@@ -7,12 +7,13 @@ import datetime as dt
 import sqlite3
 import subprocess
 import sys
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 
 from engine.runtime.change_epoch import ChangeEpoch, change_epoch
-from engine.runtime.clock_watch import clock_reads, depends_on_clock, watched
+from engine.runtime.clock_watch import DATED, TIMED, clock_reads, depends_on_clock, same_day_shift, watched
 from engine.runtime.db import make_engine
 
 from .test_list_statements import make_deals
@@ -116,15 +117,31 @@ def test_a_watched_clock_is_noted_only_inside_a_block():
     assert judged.asked
 
 
-def test_a_kept_statement_does_not_count_as_a_clock_read_and_a_timed_one_does(crm):
-    """The statements are built reading the clock either way; only the one that differs when
-    built at another moment tells the page it depends on the time."""
+def test_only_a_statement_that_holds_the_time_counts_as_a_clock_read(crm):
+    """The statements are built reading the clock either way; one that is kept for reuse, or holds
+    only the company's date, is no clock read for a page (whose key has the date); one that holds
+    the time is. Each is judged once: later calls build it once, not at three moments."""
     make_deals(crm)
-    with clock_reads() as first:
-        crm.records.list(crm.alice, "deal")
-    with clock_reads() as again:
-        crm.records.list(crm.alice, "deal")
-    assert not first.asked and not again.asked
-    with clock_reads() as timed:
-        crm.records.list(crm.alice, "deal", filter_expr="close_date < today()")
-    assert timed.asked
+    kinds = crm.records.query.clock_kinds
+    crm.clock.now = dt.datetime(2025, 4, 12, 12, 0, tzinfo=dt.timezone.utc)
+    for _ in range(2):
+        with clock_reads() as timeless:
+            crm.records.list(crm.alice, "deal")
+        with clock_reads() as dated:
+            early = crm.records.list(crm.alice, "deal", filter_expr="close_date < today()")
+        with clock_reads() as timed:
+            crm.records.list(crm.alice, "deal", filter_expr="created_at < now()")
+        assert not timeless.asked and not dated.asked and timed.asked
+    assert sorted(kinds._items.values()) == [DATED, TIMED]
+    crm.clock.now = dt.datetime(2025, 4, 20, 12, 0, tzinfo=dt.timezone.utc)   # still read on every call
+    assert len(crm.records.list(crm.alice, "deal", filter_expr="close_date < today()").rows) > len(early.rows)
+
+
+def test_the_same_day_shift_stays_on_the_company_s_date():
+    zone = ZoneInfo("Europe/Budapest")
+    for text in ("2025-03-10 00:00", "2025-03-10 11:59", "2025-03-10 12:00", "2025-03-10 23:59:59",
+                 "2025-03-30 01:30", "2025-10-26 23:30"):            # the last two: summer time starts, ends
+        now = dt.datetime.fromisoformat(text).replace(tzinfo=zone).astimezone(dt.timezone.utc)
+        shift = same_day_shift(now, zone)
+        assert shift is not None and abs(shift) > dt.timedelta(hours=5)
+        assert (now + shift).astimezone(zone).date() == now.astimezone(zone).date()

@@ -218,13 +218,15 @@ def world(db_url: str, write_config, tmp_path: Path, cheap_argon2: None, monkeyp
     engine.dispose()
 
 
-def world_with_edits(monkeypatch, request, edits: dict[str, tuple[str, str]]):
-    """The `world` fixture over record_helpers.FILES with each (old, new) text replaced in its file;
-    an edit that finds nothing fails, so a drifted fixture cannot silently test the plain world."""
+def world_with_edits(monkeypatch, request, edits: dict[str, tuple[str, str] | list[tuple[str, str]]]):
+    """The `world` fixture over record_helpers.FILES with each (old, new) text replaced in its file
+    (one pair, or a list of them); an edit that finds nothing fails, so a drifted fixture cannot
+    silently test the plain world."""
     import record_helpers
     files = dict(record_helpers.FILES)
-    for path, (old, new) in edits.items():
-        assert old in files[path], (path, old)
-        files[path] = files[path].replace(old, new)
+    for path, pairs in edits.items():
+        for old, new in ([pairs] if isinstance(pairs, tuple) else pairs):
+            assert old in files[path], (path, old)
+            files[path] = files[path].replace(old, new)
     monkeypatch.setattr(record_helpers, "FILES", files)
     return request.getfixturevalue("world")

@@ -4,9 +4,11 @@ than the database (changes by this app or by another process), never a page that
 on PostgreSQL, and with the memo turned off, every page is rendered."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
+from zoneinfo import ZoneInfo
 
 import pytest
 from record_helpers import SECRET, csrf_token, world, world_with_edits  # noqa: F401  (world is a fixture)
@@ -125,12 +127,13 @@ def test_a_user_never_gets_another_user_s_kept_page(world):
 
 
 def test_a_page_that_shows_the_time_is_rendered_every_time(db_url, monkeypatch, request):
-    """A formula with `days_since()` asks the records service's clock: the page is not kept."""
+    """A formula with `now()` is built into the record's statement with the time as a value: the
+    page is not kept. One with `days_since()` holds only the company's date, which is in the key."""
     world = world_with_edits(monkeypatch, request, {"entities/account.yaml": (
         '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n',
         '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n'
-        '  age:       {type: formula, expr: "days_since(founded)", result: int}\n')})
-    acme = world.create("anna", "account", name="ACME", founded="2001-02-03")
+        '  called:    {type: formula, expr: "last_call != null and last_call < now()", result: bool}\n')})
+    acme = world.create("anna", "account", name="ACME", last_call="2030-01-01 10:00")
     client = world.signed_in("anna")
     page(client, acme["id"])
     page(client, acme["id"])
@@ -140,6 +143,23 @@ def test_a_page_that_shows_the_time_is_rendered_every_time(db_url, monkeypatch, 
     site = world.create("anna", "site", name="Plant", account=acme["id"])
     assert client.get(f"/records/site/{site['id']}").status_code == 200
     assert memo(client).stored == 0
+
+
+def test_a_page_that_shows_the_date_is_kept_for_that_day(db_url, monkeypatch, request):
+    world = world_with_edits(monkeypatch, request, {"entities/account.yaml": [(
+        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n',
+        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n'
+        '  age:       {type: formula, expr: "days_since(founded)", result: int}\n'), (
+        "founded, last_call, big, contract]", "founded, last_call, big, age, contract]")]})
+    acme = world.create("anna", "account", name="ACME", founded="2001-02-03")
+    client = world.signed_in("anna")
+    today = dt.datetime.now(ZoneInfo(world.config.company.timezone)).date()
+    first = page(client, acme["id"])
+    assert page(client, acme["id"]) == first
+    kept = 1 if world.engine.dialect.name == "sqlite" else 0
+    assert (memo(client).stored, memo(client).hits) == (kept, kept)
+    age = (today - dt.date(2001, 2, 3)).days
+    assert re.search(rf'data-field="age">\s*<dt>[^<]*</dt>\s*<dd>\s*{age:,}\s*</dd>', first), first
 
 
 def test_postgresql_renders_every_page(world):
