@@ -11,25 +11,26 @@ recently used out first) with everything it was rendered from in its key or its 
   company's date (so a day boundary starts afresh, whatever the page shows);
 - the check (engine/runtime/change_epoch.py): the SQLite database's change epoch, read
   before the page's reads; any commit since the page was rendered (by this process, another
-  worker, `crm import`, the sqlite3 shell) moves it, and the page is read and rendered again. Users, roles given in the database, the active configuration revision
-  and the alerts' messages live in that database too; a new configuration revision makes new
+  worker, `crm import`, the sqlite3 shell) moves it, and the page is read and rendered
+  again. Users, roles given in the database, the active configuration revision and the
+  alerts' messages live in that database too; a new configuration revision makes new
   `Services`, so its pages start empty;
-- never kept: a page whose reads asked the clock (engine/runtime/clock_watch.py: a `now()`
-  formula, an idle warning, a period filter show the time, not only the data), a page on
-  PostgreSQL (no change epoch: always rendered), an answer other than the page (errors are
-  raised before anything is kept), and everything when the app is made with
-  `page_memo=False` (`crm serve --no-page-memo`).
+- never kept: a page whose reads depend on the time of day (engine/runtime/clock_watch.py:
+  a `now()` formula, an idle warning; `today()` and periods hold only the date, which is in
+  the key), a page larger than `page_store.PAGE_CHARS_KEPT`, a page on PostgreSQL (no
+  change epoch: always rendered), an answer other than the page (errors are raised before
+  anything is kept), and everything when the app is made with `page_memo=False`
+  (`crm serve --no-page-memo`).
 
 The session's CSRF token is the one part of a page that differs between two sessions of one
 user: the page is kept with a stand-in for it (`templating.render_slotted`) and each answer
 gets its own session's token. Permissions are not checked again on a hit: the page was
 rendered for this very user from this very database state, so the check would give what it
-gave. The sign-in itself (the session cookie, the user still active) is checked on every
-request by the middleware before the page is looked for.
+gave. The sign-in itself (the session cookie, the user still active as `Users.signed_in`
+knows it) is checked on every request by the middleware before the page is looked for.
 """
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from typing import Any, Callable, Hashable, Sequence
 from zoneinfo import ZoneInfo
@@ -59,7 +60,7 @@ async def kept_or_rendered(request: Request, template: str | Sequence[str],
         # Asked here, not in the thread pool: a hit then costs no thread hop. It reads SQLite's
         # shared memory (WAL) and never waits (change_epoch.py).
         epoch = epochs.current() if epochs is not None else None   # before the reads (change_epoch.py)
-    except sqlite3.Error:
+    except (sqlite3.Error, OSError):         # locked outside WAL mode, or the file is gone
         epoch = None
     token = sessions.csrf_token(request)
     if epoch is None or not TOKEN_SHAPE.fullmatch(token):
@@ -94,6 +95,9 @@ def _page_key(request: Request) -> Hashable:
     company = svc.config.company
     zone = svc.derive(("company zone",), lambda: ZoneInfo(company.timezone))
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    # The company's date by the records service's clock, which `today()` reads too (outside any
+    # clock_reads() block here: not a clock read of the page).
+    today = svc.records.clock().astimezone(zone).date()
     return (current_actor(request), request_locale(request), scope.get("root_path", ""), scope.get("scheme", "http"),
             tuple(scope.get("server") or ()), host, scope["path"], scope.get("query_string", b""),
-            request.headers.get("hx-request"), dt.datetime.now(zone).date())
+            request.headers.get("hx-request"), today)

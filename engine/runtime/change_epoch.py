@@ -9,7 +9,9 @@ that differs from its previous answer whenever *another* connection (of this pro
 of any other: a second worker, `crm import`, the sqlite3 shell) committed a change in
 between. Each engine's ChangeEpoch keeps one connection of its own, which never writes,
 for that question alone: every commit to the file is another connection's, so every commit
-changes its answer.
+changes its answer. It is opened read-only (it never creates, recovers or changes the file),
+and opened again, moving the epoch, when the path names another file than the one it has
+open (`crm demo --reset` deletes and recreates the database under a running server).
 
 Why that is enough: a page is read after a check that answered epoch E. A change committed
 after that check changes the watching connection's answer, so every later check answers
@@ -24,9 +26,11 @@ this answers None there and pages are always rendered.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import weakref
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -37,25 +41,40 @@ class ChangeEpoch:
     def __init__(self, path: str) -> None:
         self.path = path
         self._watching: sqlite3.Connection | None = None
+        self._file: tuple[int, int, int] | None = None    # (device, inode, ctime) of the file it has open
         self._version: int | None = None
         self._epoch = 0
-        self._lock = threading.Lock()      # one connection, asked from the server's worker threads
+        self._lock = threading.Lock()      # one connection, asked from any thread
 
     def current(self) -> int:
         """The epoch now: it has moved since an earlier answer if anything was committed since."""
         with self._lock:
-            if self._watching is None:
-                # Opened on first use; autocommit, and it only ever asks this: it holds no lock
-                # and no snapshot between two questions. It never waits (timeout 0): a database
-                # locked by a writer outside WAL mode raises sqlite3.OperationalError at once,
-                # and the caller reads and renders as if there were no epoch.
-                self._watching = sqlite3.connect(self.path, timeout=0, check_same_thread=False,
-                                                 isolation_level=None)
-            (version,) = self._watching.execute("PRAGMA data_version").fetchone()
+            stat = os.stat(self.path)      # FileNotFoundError (an OSError) when it is gone
+            # The change time too: a file deleted and made again may get the freed inode number.
+            # (Checkpoints writing the file change it as well: a reopen after commits, harmless.)
+            file = (stat.st_dev, stat.st_ino, stat.st_ctime_ns)
+            if self._watching is None or file != self._file:
+                self._reopen(file)
+            (version,) = self._watching.execute("PRAGMA data_version").fetchone()  # type: ignore[union-attr]
             if version != self._version:
                 self._version = version
                 self._epoch += 1
             return self._epoch
+
+    def _reopen(self, file: tuple[int, int, int]) -> None:
+        # Autocommit, and it only ever asks data_version: it holds no lock and no snapshot
+        # between two questions. It never waits (timeout 0): a database locked by a writer
+        # outside WAL mode raises sqlite3.OperationalError at once, and the caller reads and
+        # renders as if there were no epoch.
+        if self._watching is not None:
+            self._watching.close()
+        self._watching = None
+        self._version = None               # answers of another connection are not comparable
+        self._epoch += 1
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+        self._watching = sqlite3.connect(uri, uri=True, timeout=0, check_same_thread=False,
+                                         isolation_level=None)
+        self._file = file
 
 
 _EPOCHS: "weakref.WeakKeyDictionary[Engine, ChangeEpoch]" = weakref.WeakKeyDictionary()

@@ -1,6 +1,6 @@
 """Whether some work asked the clock: what tells a page that depends on the time (a
-`now()` formula, an idle warning, a `this_month` filter) from one that depends on the
-data alone, which may be served again while the data is unchanged (ui/page_memo.py).
+`now()` formula, an idle warning) from one that depends on the data (and the date) alone,
+which may be served again while the data is unchanged (ui/page_memo.py).
 
     records = Records(config, engine, tables, clock=watched(utc_now))   # Records does this itself
     with clock_reads() as reads:

@@ -168,8 +168,8 @@ class RecordQuery:
         with clock_reads(tell_outer=False):
             built = build(self.exprs)
             if kind is None:
-                kind = self._clock_kind(built, build, same)
-                if kind != TIMELESS:
+                kind, sure = self._clock_kind(built, build, same)
+                if kind != TIMELESS and sure:
                     self.clock_kinds.put(key, kind)
         if kind == TIMELESS:
             cache.put(key, built)
@@ -177,12 +177,17 @@ class RecordQuery:
             depends_on_clock()
         return built
 
-    def _clock_kind(self, built: T, build: Callable[[RecordExpressions], T], same: Callable[[T, T], bool]) -> str:
+    def _clock_kind(self, built: T, build: Callable[[RecordExpressions], T],
+                    same: Callable[[T, T], bool]) -> tuple[str, bool]:
+        """What `built` depends on, and whether that is sure (not when no other time of the
+        day could be tried: a time change at midnight; judged again at the next call)."""
         now = self.exprs.clock()
         if same(built, build(self._probe(now + CLOCK_PROBE))):
-            return TIMELESS
+            return TIMELESS, True
         shift = same_day_shift(now, self.zone)
-        return DATED if shift is not None and same(built, build(self._probe(now + shift))) else TIMED
+        if shift is None:
+            return TIMED, False
+        return (DATED if same(built, build(self._probe(now + shift))) else TIMED), True
 
     def _probe(self, at: dt.datetime) -> RecordExpressions:
         return RecordExpressions(self.config, self.tables, lambda: at)

@@ -90,6 +90,35 @@ def test_a_database_locked_by_a_writer_outside_wal_mode_is_refused_at_once(tmp_p
     assert epochs.current() >= 1
 
 
+def test_a_database_file_replaced_under_it_moves_it_and_a_missing_one_is_an_error(tmp_path):
+    """`crm demo --reset` deletes and recreates the file under a running server: the watching
+    connection, still on the old file, would never see the new one's commits."""
+    path = tmp_path / "replaced.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE t (v)").connection.commit()
+    epochs = ChangeEpoch(str(path))
+    before = epochs.current()
+    assert epochs.current() == before
+    path.unlink()
+    with pytest.raises(OSError):
+        epochs.current()
+    fresh = sqlite3.connect(path)
+    fresh.execute("CREATE TABLE t (v)")
+    fresh.commit()
+    after = epochs.current()
+    assert after > before and epochs.current() == after
+    fresh.execute("INSERT INTO t VALUES (1)")                   # and it follows the new file's commits
+    fresh.commit()
+    assert epochs.current() > after
+    fresh.close()
+
+
+def test_the_watching_connection_never_creates_a_file(tmp_path):
+    epochs = ChangeEpoch(str(tmp_path / "absent.sqlite3"))
+    with pytest.raises(OSError):
+        epochs.current()
+    assert not (tmp_path / "absent.sqlite3").exists()
+
+
 def test_no_epoch_where_none_can_be_kept(db_url, tmp_path):
     """PostgreSQL (no counter that a new snapshot agrees with) and in-memory SQLite (no second connection)."""
     memory = make_engine("sqlite://")

@@ -127,22 +127,27 @@ def test_a_user_never_gets_another_user_s_kept_page(world):
 
 
 def test_a_page_that_shows_the_time_is_rendered_every_time(db_url, monkeypatch, request):
-    """A formula with `now()` is built into the record's statement with the time as a value: the
-    page is not kept. One with `days_since()` holds only the company's date, which is in the key."""
-    world = world_with_edits(monkeypatch, request, {"entities/account.yaml": (
-        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n',
-        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n'
-        '  called:    {type: formula, expr: "last_call != null and last_call < now()", result: bool}\n')})
-    acme = world.create("anna", "account", name="ACME", last_call="2030-01-01 10:00")
+    """A formula with `now()` is built into its entity's statement with the time as a value: a page
+    that reads through that statement is not kept, in the same world as one that is."""
+    world = world_with_edits(monkeypatch, request, {"entities/site.yaml": (
+        "  name:    {type: string, required: true, search: true}\n",
+        "  name:    {type: string, required: true, search: true}\n"
+        "  seen:    {type: datetime}\n"
+        '  past:    {type: formula, expr: "seen != null and seen < now()", result: bool}\n')})
+    sqlite_only(world)
+    acme = world.create("anna", "account", name="ACME")
+    site = world.create("anna", "site", name="Plant", account=acme["id"], seen="2030-01-01 10:00")
+    carl = world.create("anna", "contact", name="Carl", account=acme["id"], site=site["id"])
     client = world.signed_in("anna")
-    page(client, acme["id"])
-    page(client, acme["id"])
+    for _ in range(2):
+        assert client.get(f"/records/site/{site['id']}").status_code == 200
+        # The contact page shows the site's title, read through the site's statement: not kept either
+        # (the clock is judged per statement, not per column shown).
+        assert client.get(f"/records/contact/{carl['id']}").status_code == 200
     assert (memo(client).stored, memo(client).hits) == (0, 0)
-    # A page that links to an account reads its title through the account's statement, which
-    # holds the formula: not kept either (the clock is judged per statement, not per column).
-    site = world.create("anna", "site", name="Plant", account=acme["id"])
-    assert client.get(f"/records/site/{site['id']}").status_code == 200
-    assert memo(client).stored == 0
+    page(client, acme["id"])                   # lists contacts and orders, no site: kept
+    page(client, acme["id"])
+    assert (memo(client).stored, memo(client).hits) == (1, 1)
 
 
 def test_a_page_that_shows_the_date_is_kept_for_that_day(db_url, monkeypatch, request):
@@ -160,6 +165,63 @@ def test_a_page_that_shows_the_date_is_kept_for_that_day(db_url, monkeypatch, re
     assert (memo(client).stored, memo(client).hits) == (kept, kept)
     age = (today - dt.date(2001, 2, 3)).days
     assert re.search(rf'data-field="age">\s*<dt>[^<]*</dt>\s*<dd>\s*{age:,}\s*</dd>', first), first
+
+
+def test_the_next_company_day_renders_the_page_again(db_url, monkeypatch, request):
+    """The key holds the company's date by the records service's clock, the one `today()` reads."""
+    from engine.runtime.clock_watch import watched
+    world = world_with_edits(monkeypatch, request, {"entities/account.yaml": [(
+        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n',
+        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n'
+        '  age:       {type: formula, expr: "days_since(founded)", result: int}\n'), (
+        "founded, last_call, big, contract]", "founded, last_call, big, age, contract]")]})
+    sqlite_only(world)
+    acme = world.create("anna", "account", name="ACME", founded="2025-03-01")
+    client = world.signed_in("anna")
+    records = client.app.state.services.records
+    now = [dt.datetime(2025, 3, 10, 22, 59, tzinfo=dt.timezone.utc)]       # 23:59 in Budapest
+    records.clock = records.exprs.clock = watched(lambda: now[0])
+    assert world.config.company.timezone == "Europe/Budapest"
+
+    def age() -> str:
+        return re.search(r'data-field="age">\s*<dt>[^<]*</dt>\s*<dd>\s*(\d+)', page(client, acme["id"])).group(1)
+    assert age() == "9" and age() == "9"
+    assert (memo(client).stored, memo(client).hits) == (1, 1)
+    now[0] += dt.timedelta(minutes=2)                                       # 00:01 the next day
+    assert age() == "10" and age() == "10"
+    assert (memo(client).stored, memo(client).hits) == (2, 2)
+
+
+def test_the_language_the_address_and_htmx_each_have_their_own_page(world):
+    sqlite_only(world)
+    world.users.add("nol", roles=["viewer"], full_name="No Locale", password="pw")
+    acme = world.create("anna", "account", name="ACME")
+    client = world.signed_in("nol")
+    english = client.get(f"/records/account/{acme['id']}", headers={"Accept-Language": "en"}).text
+    hungarian = client.get(f"/records/account/{acme['id']}", headers={"Accept-Language": "hu"}).text
+    assert '<html lang="en">' in english and '<html lang="hu">' in hungarian
+    assert client.get(f"/records/account/{acme['id']}", headers={"Accept-Language": "hu"}).text == hungarian
+    other_host = client.get(f"/records/account/{acme['id']}",
+                            headers={"Accept-Language": "en", "Host": "crm.example.test"})
+    htmx = client.get(f"/records/account/{acme['id']}", headers={"Accept-Language": "en", "HX-Request": "true"})
+    assert other_host.status_code == 200 and htmx.status_code == 200
+    assert (memo(client).stored, memo(client).hits) == (4, 1)
+
+
+def test_the_store_keeps_within_its_count_and_size_and_never_goes_back_an_epoch():
+    from ui.page_store import PageMemo
+    store = PageMemo(kept=3, chars=100, page_chars=60)
+    for key in "abc":
+        assert store.put(key, 1, ("x" * 10, "y" * 10))
+    assert store.get("a", 1) is not None                   # a is now the most recently used
+    assert store.put("d", 1, ("z" * 20,)) and len(store) == 3 and store.get("b", 1) is None
+    assert store.get("a", 2) is None                       # another epoch: not served
+    assert not store.put("big", 1, ("x" * 61,))            # larger than a page may be
+    assert store.put("e", 1, ("x" * 60,)) and store.get("c", 1) is None   # a, d, e: 20 + 20 + 60 <= 100
+    assert store.put("f", 1, ("x" * 30,)) and len(store) == 2             # over 100: a and d go
+    assert store.get("e", 1) is not None and store.get("a", 1) is None
+    assert store.put("e", 5, ("new",)) and not store.put("e", 4, ("older render, finished late",))
+    assert store.get("e", 5) == ("new",)
 
 
 def test_postgresql_renders_every_page(world):

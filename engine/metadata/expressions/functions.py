@@ -8,7 +8,11 @@ the same `register` an extension would.
 `python(rt, args, types)` gets the argument values; unless `nulls=True`, a
 null argument makes the result null without calling it. `sql(rt, args,
 types)` gets SQLAlchemy expressions. `rt` offers `today`, `now` and `tz`
-(the company's timezone name) in the form of its back end.
+(the company's timezone name) in the form of its back end. A function that
+depends on the date or the time must take it from `rt` (never `func.now()`
+or the system clock): statements are kept for reuse, and record pages
+served again, on the strength of building them at other moments and
+comparing (engine/runtime/query.py, ui/page_memo.py).
 """
 from __future__ import annotations
 
