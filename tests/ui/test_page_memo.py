@@ -150,12 +150,17 @@ def test_a_page_that_shows_the_time_is_rendered_every_time(db_url, monkeypatch, 
     assert (memo(client).stored, memo(client).hits) == (1, 1)
 
 
-def test_a_page_that_shows_the_date_is_kept_for_that_day(db_url, monkeypatch, request):
-    world = world_with_edits(monkeypatch, request, {"entities/account.yaml": [(
+def world_with_age(monkeypatch, request):
+    """The world with `account.age`, `days_since(founded)` (the company's date only), on the page."""
+    return world_with_edits(monkeypatch, request, {"entities/account.yaml": [(
         '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n',
         '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n'
         '  age:       {type: formula, expr: "days_since(founded)", result: int}\n'), (
         "founded, last_call, big, contract]", "founded, last_call, big, age, contract]")]})
+
+
+def test_a_page_that_shows_the_date_is_kept_for_that_day(db_url, monkeypatch, request):
+    world = world_with_age(monkeypatch, request)
     acme = world.create("anna", "account", name="ACME", founded="2001-02-03")
     client = world.signed_in("anna")
     today = dt.datetime.now(ZoneInfo(world.config.company.timezone)).date()
@@ -170,11 +175,7 @@ def test_a_page_that_shows_the_date_is_kept_for_that_day(db_url, monkeypatch, re
 def test_the_next_company_day_renders_the_page_again(db_url, monkeypatch, request):
     """The key holds the company's date by the records service's clock, the one `today()` reads."""
     from engine.runtime.clock_watch import watched
-    world = world_with_edits(monkeypatch, request, {"entities/account.yaml": [(
-        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n',
-        '  big:       {type: formula, expr: "revenue >= 1000000", result: bool}\n'
-        '  age:       {type: formula, expr: "days_since(founded)", result: int}\n'), (
-        "founded, last_call, big, contract]", "founded, last_call, big, age, contract]")]})
+    world = world_with_age(monkeypatch, request)
     sqlite_only(world)
     acme = world.create("anna", "account", name="ACME", founded="2025-03-01")
     client = world.signed_in("anna")
