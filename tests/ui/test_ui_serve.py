@@ -29,6 +29,16 @@ def test_serve_options():
     assert (defaults.workers, defaults.worker) == (1, False)
 
 
+def test_no_page_memo_reaches_the_server_options(monkeypatch):
+    """`--no-page-memo` (ui/page_memo.py): the flag becomes ServeOptions.page_memo=False, on by default."""
+    import ui.serve
+    seen: list[ServeOptions] = []
+    monkeypatch.setattr(ui.serve, "serve", lambda options: seen.append(options) or 0)
+    for argv, expected in ((["serve"], True), (["serve", "--no-page-memo"], False)):
+        args = build_parser().parse_args(argv)
+        assert args.func(args) == 0 and seen[-1].page_memo is expected
+
+
 def test_secret_key_from_the_environment(tmp_path):
     assert load_secret_key(tmp_path, {"CRM_SECRET_KEY": SECRET}) == SECRET
     assert not (tmp_path / "secret_key").exists()
