@@ -111,6 +111,51 @@ def test_a_change_committed_by_another_process_shows_on_the_next_request(world):
     assert "Changed Elsewhere" in page(client, acme["id"]) and memo(client).hits == 2
 
 
+def test_while_another_connection_writes_no_answer_is_older_than_what_was_committed_before_it(world):
+    """A writer commits a new name again and again (its own sqlite3 connection, in a thread) while
+    requests come in: every page shows at least the last name committed before its request began,
+    and some requests in between are still served from the memo."""
+    import sqlite3
+    import threading
+    import time
+    sqlite_only(world)
+    acme = world.create("anna", "account", name="Name 0")
+    client = world.signed_in("anna")
+    committed = [0]                      # the last name number whose commit has returned
+    stop = threading.Event()
+    problems: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            conn = sqlite3.connect(world.engine.url.database, timeout=30)
+            for n in range(1, 10_000):
+                if stop.is_set():
+                    break
+                conn.execute("UPDATE account SET name = ? WHERE id = ?", (f"Name {n}", acme["id"]))
+                conn.commit()
+                committed[0] = n
+                time.sleep(0.05)
+            conn.close()
+        except BaseException as exc:     # seen by the test, not lost in the thread
+            problems.append(exc)
+    writer = threading.Thread(target=write, name="page-memo-writer")
+    writer.start()
+    try:
+        deadline = time.monotonic() + 3
+        checked = 0
+        while time.monotonic() < deadline:
+            before = committed[0]
+            shown = int(re.search(r"<h1>.*?Name (\d+)</h1>", page(client, acme["id"]), re.S).group(1))
+            assert shown >= before, f"page shows Name {shown}, Name {before} was committed before the request"
+            checked += 1
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    assert not problems, problems
+    assert checked > 20 and committed[0] > 10
+    assert 0 < memo(client).hits < checked                  # kept between commits, rendered after them
+
+
 def test_a_user_never_gets_another_user_s_kept_page(world):
     sqlite_only(world)
     acme = world.create("anna", "account", name="ACME")
