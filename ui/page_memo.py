@@ -3,8 +3,8 @@ changed: the record page (ui/pages/record.py) of one user, at one address, in on
 
     return await kept_or_rendered(request, page_templates("record", entity.name), read)
 
-A page is kept (in its configuration's `Services.pages`, at most `PAGES_KEPT`, least
-recently used out first) with everything it was rendered from in its key or its check:
+A page is kept (in its configuration's `Services.pages`, within the bounds of
+ui/page_store.py, least recently used out first) with everything it was rendered from in its key or its check:
 
 - the key: the user (the whole `Actor`: id, roles, team, language), the UI language, the
   site address and root path, the path and query string, the `HX-Request` header and the
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any, Callable, Hashable, Sequence
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
@@ -92,12 +91,10 @@ def _timed_read(svc: Services, read: Callable[[Connection], dict[str, Any]]) -> 
 def _page_key(request: Request) -> Hashable:
     scope = request.scope
     svc = services(request)
-    company = svc.config.company
-    zone = svc.derive(("company zone",), lambda: ZoneInfo(company.timezone))
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
     # The company's date by the records service's clock, which `today()` reads too (outside any
     # clock_reads() block here: not a clock read of the page).
-    today = svc.records.clock().astimezone(zone).date()
+    today = svc.records.clock().astimezone(svc.records.query.zone).date()
     return (current_actor(request), request_locale(request), scope.get("root_path", ""), scope.get("scheme", "http"),
             tuple(scope.get("server") or ()), host, scope["path"], scope.get("query_string", b""),
             request.headers.get("hx-request"), today)

@@ -72,7 +72,7 @@ class RecordQuery:
         self.searches = StatementCache(64)                   # searched lists' (their own: many, short-lived)
         self.searches_seen = StatementCache(256)             # searches asked once (see bound_page)
         self.clock_kinds = StatementCache(256)               # DATED or TIMED, by the key of a statement not cached
-        self.zone = ZoneInfo(config.company.timezone)        # `today()` is the company's date
+        self.zone = ZoneInfo(config.company.timezone)        # `today()` is the company's date (the page memo's key too)
 
     def select(self, actor: Actor, entity: str, *, filter_expr: str | None = None,
                where: Mapping[str, Any] | None = None, search: str | None = None,
